@@ -160,6 +160,8 @@ class Project:
                 hh["registered_homestead_id"] = hh["registered_homestead_id"].where(
                     hh["registered_homestead_id"].isin(hs))
             out["households"] = hh
+        # an optional layer with nothing in these towns is left out, not kept empty
+        out = {k: v for k, v in out.items() if len(v) or k in REQUIRED_LAYERS}
         return Project(out, rasters=self.rasters, name=f"{self.name}[{','.join(sorted(town_ids))}]",
                        validate=False)
 
@@ -391,8 +393,8 @@ def read_layer_file(path: str | Path, *, layer: str | None = None, mapping: Mapp
     lname = layer_name or layer or path.stem
     suffix = path.suffix.lower()
     if suffix == ".csv":
-        df = pd.read_csv(path, dtype=str, encoding=encoding or "utf-8-sig", keep_default_na=False,
-                         na_values=[""])
+        df = pd.read_csv(path, dtype=str, encoding=_csv_encoding(path, encoding),
+                         keep_default_na=False, na_values=[""])
     elif suffix == ".xlsx":
         df = pd.read_excel(path, dtype=str)
     elif suffix == ".parquet":
@@ -418,6 +420,21 @@ def read_layer_file(path: str | Path, *, layer: str | None = None, mapping: Mapp
         if problems:
             raise EncodingError(problems)
     return df
+
+
+def _csv_encoding(path: Path, given: str | None) -> str:
+    """A CSV's encoding: a UTF-8 BOM wins; then strict UTF-8; then the given one or GBK.
+
+    Excel on a Chinese Windows saves "CSV" in GBK, and "CSV UTF-8" with a BOM.
+    """
+    raw = path.read_bytes()
+    if raw.startswith(b"\xef\xbb\xbf"):
+        return "utf-8-sig"
+    try:
+        raw.decode("utf-8")
+        return "utf-8"
+    except UnicodeDecodeError:
+        return given or "gbk"
 
 
 def detect_mojibake(df: pd.DataFrame, layer: str, *, source: str = "",

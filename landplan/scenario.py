@@ -27,6 +27,7 @@ Examples
 from __future__ import annotations
 
 import copy
+import logging
 import tomllib
 from dataclasses import dataclass
 from importlib import resources
@@ -34,6 +35,8 @@ from pathlib import Path
 from typing import Any
 
 from .errors import Problem, ScenarioError
+
+log = logging.getLogger(__name__)
 
 __all__ = ["Scenario", "TownRule", "load_scenario", "DEFAULT_SCENARIO"]
 
@@ -160,13 +163,20 @@ class Scenario:
             node[parts[-1]] = value
         return Scenario(data, name=name or f"{self.name}*")
 
-    def town_rules(self, towns) -> dict[str, TownRule]:
+    def town_rules(self, towns, *, strict: bool = False) -> dict[str, TownRule]:
         """Match the scenario's towns to a ``towns`` layer by name.
+
+        A scenario may name towns a project does not cover (a one-town project
+        planned with the district's scenario); they are logged. A scenario town
+        whose name is close to a project town that no rule matched is taken for a
+        misspelling and refused.
 
         Parameters
         ----------
         towns : pandas.DataFrame
             The project's towns layer (``town_id``, ``name``).
+        strict : bool
+            Refuse every scenario town that is not in the layer.
 
         Returns
         -------
@@ -176,21 +186,37 @@ class Scenario:
         Raises
         ------
         ScenarioError
-            When the scenario names a town that is not in the layer.
+            Naming the scenario's towns that match none of the layer's, and the likely fix.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> towns = pd.DataFrame({"town_id": ["T1"], "name": ["凤桥镇"]})
+        >>> load_scenario().town_rules(towns)["T1"].mode
+        'pilot'
         """
+        import difflib
+
         by_name = dict(zip(towns["name"].astype(str), towns["town_id"].astype(str)))
         unknown = [t for t in self.towns if t not in by_name]
+        unmatched = [n for n in by_name if n not in self.towns]
+        problems = []
+        for t in unknown:
+            close = difflib.get_close_matches(t, unmatched, n=1, cutoff=0.6)
+            if close or strict:
+                problems.append(Problem(
+                    "scenario", "unknown_town", [t],
+                    f"the scenario names town {t!r}, which is not in the project's towns layer"
+                    + (f"; the project has {close[0]!r}" if close else
+                       f"; the project has {', '.join(by_name) or 'no towns'}"),
+                    f"rename [towns.{t}] to [towns.\"{close[0]}\"]" if close else
+                    "correct the [towns.NAME] sections to the project's town names"))
+        if problems:
+            raise ScenarioError(problems)
         if unknown:
-            raise ScenarioError([Problem(
-                "scenario", "unknown_town", unknown,
-                f"the scenario names town(s) that are not in the project's towns layer: "
-                f"{', '.join(unknown)}; the project has {', '.join(by_name) or 'no towns'}",
-                "correct the [towns.NAME] sections of the scenario to the project's town names",
-            )])
-        out = {}
-        for name, tid in by_name.items():
-            out[tid] = self.towns.get(name, TownRule(name=name))
-        return out
+            log.info("scenario %r names towns this project does not cover: %s", self.name,
+                     ", ".join(unknown))
+        return {tid: self.towns.get(name, TownRule(name=name)) for name, tid in by_name.items()}
 
     def __repr__(self) -> str:
         return f"Scenario({self.name!r}, min_households={self.min_households}, towns={list(self.towns)})"

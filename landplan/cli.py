@@ -1,0 +1,175 @@
+"""The ``landplan`` command.
+
+Subcommands::
+
+    landplan demo                    the whole job on the bundled sample
+    landplan generate --scale S      write a generated district
+    landplan validate PATH           check a project and list every problem
+
+Exit codes: 0 success; 1 the input has problems (listed on stderr);
+2 wrong usage; 3 a file or folder was not found or could not be written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import tomllib
+from pathlib import Path
+
+from . import __version__
+from .errors import LandplanError, ValidationError
+
+log = logging.getLogger("landplan")
+
+EXIT_OK, EXIT_INPUT, EXIT_USAGE, EXIT_IO = 0, 1, 2, 3
+
+
+def _setup_logging(args) -> None:
+    level = logging.WARNING if args.quiet else (logging.DEBUG if args.verbose else logging.INFO)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"
+                                           if args.verbose else "%(message)s"))
+    root = logging.getLogger("landplan")
+    root.handlers[:] = [h for h in root.handlers if isinstance(h, logging.NullHandler)]
+    root.addHandler(handler)
+    root.setLevel(level)
+    if args.quiet:
+        os.environ["TQDM_DISABLE"] = "1"
+
+
+def _read_mapping(path: str | None) -> tuple[dict | None, dict | None]:
+    if not path:
+        return None, None
+    data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    return data.get("mapping"), data.get("files")
+
+
+def cmd_validate(args) -> int:
+    from .project import Project
+
+    mapping, files = _read_mapping(args.mapping)
+    project = Project.read(args.path, mapping=mapping, files=files, encoding=args.encoding,
+                           repair=args.repair)
+    print(f"{args.path}: valid ({project!r})")
+    print(project.summary().to_string())
+    if len(project.repairs):
+        print(f"\n{len(project.repairs)} geometries repaired:")
+        print(project.repairs.to_string(index=False))
+    if project.reprojected:
+        print("\nreprojected to EPSG:4549: " + ", ".join(
+            f"{k} (from {v})" for k, v in project.reprojected.items()))
+    return EXIT_OK
+
+
+def cmd_generate(args) -> int:
+    from .datasets import write_district
+
+    scale = args.scale
+    n_towns = {"town": 1, "district": 5}.get(scale)
+    if n_towns is None:
+        try:
+            n_towns = 5 * int(scale)
+        except ValueError:
+            print(f"landplan generate: --scale must be 'town', 'district' or a number of "
+                  f"districts, not {scale!r}", file=sys.stderr)
+            return EXIT_USAGE
+    path = write_district(Path(args.out), n_towns=n_towns, seed=args.seed,
+                          progress=not args.quiet)
+    log.info("wrote %s", path)
+    print(path)
+    return EXIT_OK
+
+
+def cmd_demo(args) -> int:
+    from .demo import run_demo
+
+    out = run_demo(Path(args.out), progress=not args.quiet)
+    for name, path in out.items():
+        print(f"{name}: {path}")
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
+    common.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+
+    parser = argparse.ArgumentParser(
+        prog="landplan", parents=[common],
+        description="Rural land-consolidation planning: homestead survey, new-community sites, "
+                    "construction-land ledger, farmland transfer, offline maps, county GIS exports.",
+        epilog="Exit codes: 0 ok, 1 problems in the input, 2 usage, 3 file not found.")
+    parser.add_argument("--version", action="version", version=f"landplan {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("demo", parents=[common], help="run the whole job on the bundled sample",
+                       description="Load, validate and plan the bundled sample town; write the "
+                                   "outputs to --out.")
+    p.add_argument("--out", default="outputs", help="output folder (default: outputs)")
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("generate", parents=[common], help="write a generated Nanhu-like district",
+                       description="Write a deterministic synthetic district (the same seed gives "
+                                   "the same files, byte for byte).")
+    p.add_argument("--scale", default="district",
+                   help="'town' (one town), 'district' (five towns, the default) or a number of "
+                        "districts")
+    p.add_argument("--seed", type=int, default=2008, help="random seed (default 2008)")
+    p.add_argument("--out", required=True, help="output folder")
+    p.set_defaults(func=cmd_generate)
+
+    p = sub.add_parser("validate", parents=[common], help="check a project and list every problem",
+                       description="Read a GeoPackage or a folder of layer files, validate every "
+                                   "layer, and list every problem with its rows and fix.")
+    p.add_argument("path", help="project .gpkg or folder of shapefiles/GeoPackages")
+    p.add_argument("--encoding", help="text encoding of shapefiles without .cpg, e.g. gbk")
+    p.add_argument("--mapping", help="TOML file: [mapping.LAYER] YOUR_COLUMN = \"landplan_column\" "
+                                     "and [files] LAYER = \"file.shp\"")
+    p.add_argument("--repair", action="store_true",
+                   help="repair invalid geometries (each repair is listed)")
+    p.set_defaults(func=cmd_validate)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the ``landplan`` command; return its exit code.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        The arguments (default: ``sys.argv[1:]``).
+
+    Returns
+    -------
+    int
+        0 success, 1 problems in the input, 2 usage, 3 file not found.
+
+    Examples
+    --------
+    >>> main(["validate", "no/such/project.gpkg", "--quiet"])
+    3
+    """
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "command", None):
+        parser.print_help()
+        return EXIT_USAGE
+    _setup_logging(args)
+    try:
+        return args.func(args)
+    except ValidationError as exc:
+        print(f"landplan {args.command}: {exc}", file=sys.stderr)
+        return EXIT_INPUT
+    except LandplanError as exc:
+        print(f"landplan {args.command}: {exc}", file=sys.stderr)
+        return EXIT_INPUT
+    except (FileNotFoundError, FileExistsError, PermissionError, IsADirectoryError) as exc:
+        print(f"landplan {args.command}: {exc}", file=sys.stderr)
+        return EXIT_IO
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
