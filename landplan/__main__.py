@@ -1,0 +1,7 @@
+"""Run the landplan command: ``python -m landplan``."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())
