@@ -169,6 +169,9 @@ def main(argv: list[str] | None = None) -> int:
     except (FileNotFoundError, FileExistsError, PermissionError, IsADirectoryError) as exc:
         print(f"landplan {args.command}: {exc}", file=sys.stderr)
         return EXIT_IO
+    except BrokenPipeError:  # output piped into `head`
+        sys.stderr.close()
+        return EXIT_OK
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -77,3 +77,14 @@ def test_validate_with_mapping_file(tiny, tmp_path, capsys):
     mapping.write_text('[files]\nhomesteads = "宅基地.gpkg"\n\n[mapping.homesteads]\n'
                        'ZJDBH = "homestead_id"\n', encoding="utf-8")
     assert main(["validate", str(folder), "--mapping", str(mapping), "--quiet"]) == 0
+
+
+def test_generate_a_town_then_validate_it(tmp_path, capsys):
+    assert main(["generate", "--scale", "town", "--seed", "11", "--out", str(tmp_path / "g"),
+                 "--quiet"]) == 0
+    assert main(["validate", str(tmp_path / "g" / "project.gpkg"), "--quiet"]) == 0
+    assert "valid" in capsys.readouterr().out
+
+
+def test_generate_bad_scale_is_a_usage_error(tmp_path):
+    assert main(["generate", "--scale", "huge", "--out", str(tmp_path), "--quiet"]) == 2
