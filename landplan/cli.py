@@ -47,13 +47,19 @@ def _read_mapping(path: str | None) -> tuple[dict | None, dict | None]:
     return data.get("mapping"), data.get("files")
 
 
+def _shown(path: str) -> str:
+    """A path, or a database URL with any password hidden."""
+    from .db.connection import is_postgres_url, redact_url
+    return redact_url(path) if is_postgres_url(path) else path
+
+
 def cmd_validate(args) -> int:
     from .project import Project
 
     mapping, files = _read_mapping(args.mapping)
     project = Project.read(args.path, mapping=mapping, files=files, encoding=args.encoding,
-                           repair=args.repair)
-    print(f"{args.path}: valid ({project!r})")
+                           repair=args.repair, schema=args.schema)
+    print(f"{_shown(args.path)}: valid ({project!r})")
     print(project.summary().to_string())
     if len(project.repairs):
         print(f"\n{len(project.repairs)} geometries repaired:")
@@ -124,7 +130,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("validate", parents=[common], help="check a project and list every problem",
                        description="Read a GeoPackage or a folder of layer files, validate every "
                                    "layer, and list every problem with its rows and fix.")
-    p.add_argument("path", help="project .gpkg or folder of shapefiles/GeoPackages")
+    p.add_argument("path", help="project .gpkg, folder of shapefiles/GeoPackages, or PostGIS URL "
+                                "postgresql://user@host/db (password from PGPASSWORD or ~/.pgpass)")
+    p.add_argument("--schema", default="landplan", help="database schema of a PostGIS project")
     p.add_argument("--encoding", help="text encoding of shapefiles without .cpg, e.g. gbk")
     p.add_argument("--mapping", help="TOML file: [mapping.LAYER] YOUR_COLUMN = \"landplan_column\" "
                                      "and [files] LAYER = \"file.shp\"")

@@ -187,16 +187,18 @@ class Project:
     @classmethod
     def read(cls, path: str | Path, *, mapping: Mapping[str, Mapping[str, str]] | None = None,
              files: Mapping[str, str] | None = None, encoding: str | None = None,
-             repair: bool = False, name: str | None = None) -> "Project":
-        """Read a project from a GeoPackage or from a folder of layer files.
+             repair: bool = False, name: str | None = None, schema: str = "landplan") -> "Project":
+        """Read a project from a GeoPackage, a folder of layer files, or PostGIS.
 
         Parameters
         ----------
         path : str or Path
             A ``.gpkg`` written by :meth:`to_gpkg` (or any GeoPackage whose
-            layer names are landplan's), or a folder of shapefiles, GeoPackages,
+            layer names are landplan's); a folder of shapefiles, GeoPackages,
             GeoJSON, CSV or Excel files, one per layer, named after the layer
-            (``homesteads.shp``) unless ``files`` says otherwise.
+            (``homesteads.shp``) unless ``files`` says otherwise; or a PostGIS
+            URL ``postgresql://user@host/db`` (the password comes from
+            ``PGPASSWORD`` or ``~/.pgpass``, never the URL; see :mod:`landplan.db`).
         mapping : dict, optional
             Per layer, your column name -> landplan's column name, e.g.
             ``{"homesteads": {"ZJDBH": "homestead_id", "HBH": "household_id"}}``.
@@ -209,11 +211,19 @@ class Project:
             :class:`~landplan.errors.EncodingError`.
         repair : bool
             Repair invalid geometries (each repair reported in ``repairs``).
+        schema : str
+            The database schema holding the project, for a PostGIS URL.
 
         Returns
         -------
         Project
         """
+        from .db.connection import is_postgres_url
+
+        if is_postgres_url(str(path)):
+            from .db import read_project_postgis
+            return read_project_postgis(str(path), schema=schema, mapping=mapping, repair=repair,
+                                        name=name)
         path = Path(path)
         if not path.exists():
             raise FileNotFoundError(f"no project at {path}")
@@ -222,6 +232,17 @@ class Project:
         else:
             layers, rasters = _read_gpkg(path, mapping=mapping)
         return cls(layers, rasters=rasters, name=name or path.stem, repair=repair)
+
+    def to_postgis(self, url: str, *, schema: str = "landplan", if_exists: str = "fail",
+                   progress: bool = False) -> str:
+        """Write the whole project to a PostGIS schema in one transaction.
+
+        A shortcut for :func:`landplan.db.write_project_postgis`; ``if_exists="fail"``
+        (the default) never writes over an existing project.
+        """
+        from .db import write_project_postgis
+        write_project_postgis(self, url, schema=schema, if_exists=if_exists, progress=progress)
+        return schema
 
     def to_gpkg(self, path: str | Path, *, overwrite: bool = False, spatial_index: bool = True) -> Path:
         """Write the whole project to one GeoPackage, with rasters beside it.

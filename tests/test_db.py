@@ -489,3 +489,21 @@ def test_write_sample_project_and_read_it_back(pg_url, schema):
     for name, path in project.rasters.items():
         assert hashlib.sha256(back.rasters[name].read_bytes()).digest() == \
             hashlib.sha256(path.read_bytes()).digest()
+
+
+def test_project_read_and_cli_accept_a_url(pg_url, schema, tiny, capsys):
+    from landplan.cli import main
+    project = Project(tiny)
+    project.to_postgis(pg_url, schema=schema)
+    back = Project.read(pg_url, schema=schema)
+    assert back["homesteads"]["homestead_id"].tolist() == project["homesteads"]["homestead_id"].tolist()
+    assert main(["validate", pg_url, "--schema", schema, "--quiet"]) == 0
+    assert "valid" in capsys.readouterr().out
+
+
+def test_cli_refuses_a_password_in_the_url(capsys):
+    from landplan.cli import main
+    code = main(["validate", "postgresql://landplan:s3cret@127.0.0.1:5432/x", "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "s3cret" not in err and "PGPASSWORD" in err
