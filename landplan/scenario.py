@@ -56,7 +56,8 @@ _SCHEMA: dict[str, dict[str, type | tuple]] = {
               "apartment_per_household": float, "distance_per_household_km": float,
               "reclaimed_value_per_mu": float, "stay_penalty_per_household": float},
     "transfer": {"modes": list, "join_gap_m": float, "block_thresholds_mu": list},
-    "suitability": {"cell_size_m": float, "max_flood_depth_m": float, "weights": dict},
+    "suitability": {"cell_size_m": float, "max_flood_depth_m": float, "weights": dict,
+                    "saturation_m": dict},
 }
 _TOWN_KEYS = {"mode": str, "pilot_villages_min": int, "pilot_villages_max": int,
               "transfer_target_mu": float, "transfer_target_rule": str}
