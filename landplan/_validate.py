@@ -44,6 +44,7 @@ class ValidationReport:
     repairs: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(
         columns=["layer", "id", "reason"]))
     reprojected: dict = field(default_factory=dict)
+    warnings: list = field(default_factory=list)
 
 
 def _row_labels(df: pd.DataFrame, mask, key: str) -> list[str]:
@@ -249,7 +250,7 @@ def validate_layer(name: str, df, *, repair: bool = False,
                 if np.any(sliver):
                     problems.append(Problem(name, "zero_area", _row_labels(out, sliver, key),
                                             "these polygons have (almost) no area (<= 0.01 m2)",
-                                            "redraw or remove the slivers"))
+                                            "redraw or remove the slivers", severity="warning"))
 
     # columns ----------------------------------------------------------------
     present_cols = [c for c in out.columns if c != getattr(out, "_geometry_column_name", None)]
@@ -367,7 +368,8 @@ def check_references(layers: dict[str, pd.DataFrame]) -> list[Problem]:
                     name, "dangling_reference", _row_labels(df, bad, spec.key),
                     f"{ref.column} points at {ref.layer} that do not exist: "
                     f"{', '.join(missing[:10])}{' ...' if len(missing) > 10 else ''}",
-                    f"add those {ref.layer}, or correct {ref.column} in {name}"))
+                    f"add those {ref.layer}, or correct {ref.column} in {name}",
+                    severity="warning" if ref.warn_only else "error"))
     return problems
 
 
@@ -388,7 +390,9 @@ def validate_layers(layers: dict, *, repair: bool = False,
     Returns
     -------
     (dict, ValidationReport)
-        The coerced layers in the working CRS, and what was repaired or reprojected.
+        The coerced layers in the working CRS, and what was repaired or reprojected,
+        and the data-quality warnings (homesteads of unregistered households,
+        slivers) that do not stop the work.
 
     Raises
     ------
@@ -416,6 +420,10 @@ def validate_layers(layers: dict, *, repair: bool = False,
         problems += p
         out[name] = coerced
     problems += check_references(out)
+    report.warnings = [p for p in problems if p.severity == "warning"]
+    for w in report.warnings:
+        log.warning("%s", w.format().strip())
+    problems = [p for p in problems if p.severity != "warning"]
     if problems:
         cls = CRSError if all(p.rule in ("missing_crs", "legacy_datum") for p in problems) \
             else ValidationError

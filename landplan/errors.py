@@ -53,6 +53,9 @@ class Problem:
     rows: list = field(default_factory=list)
     message: str = ""
     fix: str = ""
+    #: "error" stops a project from loading; "warning" is a data-quality finding
+    #: that is reported (and counted by the survey) but does not stop the work.
+    severity: str = "error"
 
     def format(self) -> str:
         """The problem as an indented text block."""

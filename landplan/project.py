@@ -76,6 +76,10 @@ class Project:
         The geometries repaired on reading (layer, id, reason).
     reprojected : dict
         Layer -> the CRS it was reprojected from.
+    warnings : list of landplan.errors.Problem
+        Data-quality findings that do not stop the work (a homestead whose
+        household is not registered, a household whose registered homestead is
+        missing, zero-area slivers); each names its rows. The survey counts them.
 
     Raises
     ------
@@ -93,6 +97,7 @@ class Project:
         self.layers: dict[str, pd.DataFrame] = {k: coerced[k] for k in LAYERS if k in coerced}
         self.repairs = report.repairs
         self.reprojected = report.reprojected
+        self.warnings = report.warnings
         self.rasters: dict[str, Path] = {k: Path(v) for k, v in (rasters or {}).items()}
         log.info("project %r: %s", name,
                  ", ".join(f"{len(v):,} {k}" for k, v in self.layers.items()))

@@ -120,6 +120,9 @@ class Reference:
     column: str
     layer: str
     nullable: bool = False
+    #: A dangling value is a data-quality finding (warning), not an error: the
+    #: survey reports it (a homestead whose household is not registered).
+    warn_only: bool = False
 
 
 @dataclass(frozen=True)
@@ -213,7 +216,7 @@ LAYERS: dict[str, LayerSpec] = {
         ),
         (
             Reference("village_id", "villages"),
-            Reference("registered_homestead_id", "homesteads", nullable=True),
+            Reference("registered_homestead_id", "homesteads", nullable=True, warn_only=True),
         ),
         description="Registered rural households (农户). No geometry: they live on homesteads.",
     ),
@@ -231,7 +234,7 @@ LAYERS: dict[str, LayerSpec] = {
                    minimum=1900, maximum=2100),
         ),
         (
-            Reference("household_id", "households", nullable=True),
+            Reference("household_id", "households", nullable=True, warn_only=True),
             Reference("village_id", "villages"),
         ),
         description="Homestead plots (宅基地), GB/T 21010 code 0702.",

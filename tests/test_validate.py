@@ -201,11 +201,27 @@ def test_self_intersecting_polygon_refused_then_repaired_on_request(tiny):
     assert not tiny["homesteads"].geometry.iloc[4].is_valid  # the input is untouched
 
 
-def test_zero_area_sliver(tiny):
+def test_zero_area_sliver_is_a_warning_naming_the_row(tiny):
     hs = tiny["homesteads"].copy()
     hs.loc[6, "geometry"] = box(500300, 3400600, 500300.0001, 3400610)
     tiny["homesteads"] = hs
-    assert _rule(_problems(tiny), "zero_area").rows == [hs.loc[6, "homestead_id"]]
+    p = Project(tiny)
+    [w] = [w for w in p.warnings if w.rule == "zero_area"]
+    assert w.layer == "homesteads" and w.rows == [hs.loc[6, "homestead_id"]]
+    assert len(p["homesteads"]) == len(hs)  # reported, not dropped
+
+
+def test_homestead_of_an_unregistered_household_is_a_warning(tiny):
+    hs = tiny["homesteads"].copy()
+    hs.loc[0, "household_id"] = "GHOST"
+    hh = tiny["households"].copy()
+    hh.loc[1, "registered_homestead_id"] = "NOPLOT"
+    tiny.update(homesteads=hs, households=hh)
+    p = Project(tiny)
+    found = {(w.layer, tuple(w.rows)) for w in p.warnings if w.rule == "dangling_reference"}
+    assert found == {("homesteads", (hs.loc[0, "homestead_id"],)),
+                     ("households", (hh.loc[1, "household_id"],))}
+    assert p["homesteads"]["household_id"].iloc[0] == "GHOST"  # kept as given
 
 
 def test_non_spatial_layer_given_for_a_spatial_one(tiny):
