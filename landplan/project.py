@@ -24,8 +24,6 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-import tempfile
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterable, Mapping
 
@@ -33,6 +31,7 @@ import geopandas as gpd
 import pandas as pd
 import pyogrio
 
+from ._io import atomic_path, fixed_gpkg_time
 from ._validate import ValidationReport, validate_layers
 from .errors import EncodingError, Problem, ValidationError
 from .schema import LAYERS, REQUIRED_LAYERS
@@ -42,8 +41,6 @@ __all__ = ["Project", "read_project", "read_layer_file", "detect_mojibake"]
 
 log = logging.getLogger(__name__)
 
-#: Timestamp written into GeoPackages, so that the same project gives the same bytes.
-GPKG_TIMESTAMP = "2008-01-28T00:00:00Z"
 _META_TABLE = "landplan_metadata"
 _VECTOR_SUFFIXES = (".gpkg", ".shp", ".geojson", ".json", ".csv", ".xlsx", ".parquet")
 
@@ -280,19 +277,11 @@ class Project:
                 raster_dir.mkdir(exist_ok=True)
                 shutil.copyfile(rpath, target)
             meta_rows.append((f"raster:{rname}", f"rasters/{rname}.tif"))
-        fd, tmp = tempfile.mkstemp(suffix=".gpkg", dir=path.parent, prefix=f".{path.stem}-")
-        os.close(fd)
-        os.unlink(tmp)
-        try:
-            with _fixed_gpkg_time():
-                for lname, df in self.layers.items():
-                    write_layer(df, tmp, layer=lname, spatial_index=spatial_index)
-                meta = pd.DataFrame(meta_rows, columns=["key", "value"])
-                pyogrio.write_dataframe(meta, tmp, layer=_META_TABLE, driver="GPKG")
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        with atomic_path(path) as tmp, fixed_gpkg_time():
+            for lname, df in self.layers.items():
+                write_layer(df, tmp, layer=lname, spatial_index=spatial_index)
+            meta = pd.DataFrame(meta_rows, columns=["key", "value"])
+            pyogrio.write_dataframe(meta, tmp, layer=_META_TABLE, driver="GPKG")
         log.info("wrote project %r to %s", self.name, path)
         return path
 
@@ -300,16 +289,6 @@ class Project:
 def _version() -> str:
     from . import __version__
     return __version__
-
-
-@contextmanager
-def _fixed_gpkg_time():
-    old = pyogrio.get_gdal_config_option("OGR_CURRENT_DATE")
-    pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": GPKG_TIMESTAMP})
-    try:
-        yield
-    finally:
-        pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": old})
 
 
 def write_layer(df: pd.DataFrame, path, *, layer: str, spatial_index: bool = True) -> None:

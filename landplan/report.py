@@ -51,9 +51,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import os
 import re
-import tempfile
 import unicodedata
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -62,6 +60,7 @@ import numpy as np
 import pandas as pd
 import xlsxwriter
 
+from ._io import atomic_path
 from .errors import Problem, ValidationError
 from .export.fields import chinese_headings
 from .schema import LAYERS
@@ -330,9 +329,7 @@ def write_summary(path: str | Path, *, survey=None, plan=None, ledger=None, tran
         raise ValidationError(problems)
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(suffix=".xlsx", prefix=f".{path.stem}-", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         wb = xlsxwriter.Workbook(tmp, {"strings_to_formulas": False, "strings_to_urls": False,
                                        "strings_to_numbers": False, "nan_inf_to_errors": False})
         wb.set_properties({"title": title, "comments": "written by landplan",
@@ -343,10 +340,6 @@ def write_summary(path: str | Path, *, survey=None, plan=None, ledger=None, tran
             _table_sheet(wb.add_worksheet(sheet), fmt, frame, headings=headings or {},
                          number_formats=number_formats or {}, translate=translate_codes)
         wb.close()
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     log.info("wrote %s: %s", path, ", ".join(names))
     return path
 

@@ -66,7 +66,6 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterable, Mapping
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -79,6 +78,7 @@ import shapely
 from pyproj import CRS
 from tqdm.auto import tqdm
 
+from .._io import fixed_gpkg_time
 from .._validate import check_crs, validate_layer
 from ..errors import Problem, ValidationError
 from ..schema import LAYERS
@@ -101,8 +101,6 @@ log = logging.getLogger(__name__)
 FORMATS = ("shp", "gpkg", "gdb")
 #: Columns holding personal data in any layer (from the schema).
 PERSONAL_COLUMNS = frozenset(c.name for spec in LAYERS.values() for c in spec.columns if c.personal)
-#: Timestamp written into GeoPackages, so that the same export gives the same bytes.
-GPKG_TIMESTAMP = "2008-01-28T00:00:00Z"
 
 #: Column -> Chinese heading of the field dictionaries written beside the exports.
 FIELD_DICTIONARY_HEADINGS = {
@@ -434,16 +432,6 @@ def _targets(name: str, formats, plans) -> list[str]:
     return out
 
 
-@contextmanager
-def _fixed_gpkg_time():
-    old = pyogrio.get_gdal_config_option("OGR_CURRENT_DATE")
-    pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": GPKG_TIMESTAMP})
-    try:
-        yield
-    finally:
-        pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": old})
-
-
 def _table(plan: _LayerPlan, fmt: str) -> pa.Table:
     arrays, fields = [], []
     for c in plan.columns:
@@ -485,7 +473,7 @@ def _write_all(plans: list[_LayerPlan], tmp: Path, *, name, formats, encoding, c
     tasks = [(p, f) for f in formats for p in plans]
     for plan in plans:
         plan.gpkg_names = gpkg_names
-    with _fixed_gpkg_time():
+    with fixed_gpkg_time():
         for plan, fmt in tqdm(tasks, desc="export", unit="layer", disable=not progress):
             if fmt == "shp":
                 folder = tmp / f"{name}_shp"

@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import logging
 import os
-import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
@@ -53,6 +52,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from pyproj import CRS
 
+from .._io import atomic_path
 from .._validate import check_crs
 from ..errors import LandplanError, Problem, ValidationError
 from ..schema import LAYERS
@@ -421,16 +421,10 @@ def static_map(layers: Mapping[str, gpd.GeoDataFrame], path: str | Path, *, titl
     with matplotlib.rc_context(dict(RC, **{"font.family": ["DejaVu Sans", family]})):
         for fmt in formats:
             target = base.parent / f"{base.name}.{fmt}"
-            fd, tmp = tempfile.mkstemp(suffix=f".{fmt}", prefix=f".{base.name}-", dir=base.parent)
-            os.close(fd)
-            try:
+            with atomic_path(target) as tmp:
                 meta = {"CreationDate": None} if fmt == "pdf" else \
                     {"Date": None} if fmt == "svg" else {}
                 fig.savefig(tmp, format=fmt, dpi=dpi, metadata=meta, facecolor="white")
-                os.replace(tmp, target)
-            finally:
-                if os.path.exists(tmp):
-                    os.unlink(tmp)
             out.append(target)
     log.info("static map %r written: %s", title, ", ".join(str(p) for p in out))
     return out
