@@ -3,6 +3,7 @@
 Subcommands::
 
     landplan demo                    the whole job on the bundled sample
+    landplan plan --project P --out O   the same for your own project
     landplan generate --scale S      write a generated district
     landplan validate PATH           check a project and list every problem
 
@@ -92,8 +93,25 @@ def cmd_generate(args) -> int:
 def cmd_demo(args) -> int:
     from .demo import run_demo
 
-    out = run_demo(Path(args.out), progress=not args.quiet)
+    out = run_demo(Path(args.out), time_limit=args.time_limit, progress=not args.quiet)
     for name, path in out.items():
+        print(f"{name}: {path}")
+    return EXIT_OK
+
+
+def cmd_plan(args) -> int:
+    from .project import Project
+    from .scenario import load_scenario
+    from .workflow import plan_project
+
+    mapping, files = _read_mapping(args.mapping)
+    project = Project.read(args.project, mapping=mapping, files=files, encoding=args.encoding,
+                           repair=args.repair, schema=args.schema)
+    results = plan_project(project, load_scenario(args.scenario), out=Path(args.out),
+                           time_limit=args.time_limit, include_personal=args.include_personal,
+                           progress=not args.quiet)
+    log.info("%r", results.plan)
+    for name, path in results.outputs.items():
         print(f"{name}: {path}")
     return EXIT_OK
 
@@ -115,7 +133,28 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Load, validate and plan the bundled sample town; write the "
                                    "outputs to --out.")
     p.add_argument("--out", default="outputs", help="output folder (default: outputs)")
+    p.add_argument("--time-limit", type=float, default=30.0,
+                   help="seconds for the optimiser (default 30)")
     p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("plan", parents=[common], help="plan a project and write the outputs",
+                       description="Survey, site, consolidate and account a project with a "
+                                   "scenario; write the meeting map, the Excel summary, the static "
+                                   "maps and the county GIS export to --out.")
+    p.add_argument("--project", required=True,
+                   help="project .gpkg, folder of layer files, or PostGIS URL")
+    p.add_argument("--scenario", default=None,
+                   help="scenario .toml (default: the 2008 Nanhu plan)")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--time-limit", type=float, default=60.0,
+                   help="seconds for the optimiser (default 60)")
+    p.add_argument("--encoding", help="text encoding of shapefiles without .cpg, e.g. gbk")
+    p.add_argument("--mapping", help="TOML file mapping your files and field names onto landplan's")
+    p.add_argument("--repair", action="store_true", help="repair invalid geometries (listed)")
+    p.add_argument("--schema", default="landplan", help="database schema of a PostGIS project")
+    p.add_argument("--include-personal", action="store_true",
+                   help="let household names and ID numbers into the outputs")
+    p.set_defaults(func=cmd_plan)
 
     p = sub.add_parser("generate", parents=[common], help="write a generated Nanhu-like district",
                        description="Write a deterministic synthetic district (the same seed gives "

@@ -10,7 +10,7 @@ import pytest
 from landplan.cli import main
 from landplan.project import Project
 
-SUBCOMMANDS = ["demo", "generate", "validate"]
+SUBCOMMANDS = ["demo", "plan", "generate", "validate"]
 
 
 def _run(*args):

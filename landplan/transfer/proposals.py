@@ -83,6 +83,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from .._highs import new_highs
 from ..errors import InfeasibleError, Problem, ValidationError
 from ..scenario import Scenario
 from ..units import m2_to_mu, mu_to_m2
@@ -272,14 +273,14 @@ def _solve(orders, area: np.ndarray, need: float, thresholds_m2: list[float], *,
     lp.a_matrix_.index_ = A.indices
     lp.a_matrix_.value_ = A.data
     lp.integrality_ = [highspy.HighsVarType.kInteger] * n
-    h = highspy.Highs()
-    h.silent()
+    h = new_highs()
     h.setOptionValue("time_limit", float(time_limit))
     # prefixes at steps of half the tolerance, and a gap of the other half
     h.setOptionValue("mip_abs_gap", OVERSHOOT_COST_PER_MU * float(overshoot_tolerance_mu) / 2)
     h.setOptionValue("mip_rel_gap", 0.0)
     h.setOptionValue("random_seed", 0)
-    h.setOptionValue("threads", 1)
+    # no "threads" option: HiGHS's scheduler is global to the process; asking for another
+    # thread count than an earlier solver's leaves this run "Not Set" (see PITFALLS).
     # Measured on the generated district's towns (17,000 columns): presolve folds the
     # per-component rows into the block-count row and then stalls for minutes; the
     # root's sub-MIP heuristics cost far more than they find, given the warm start.
