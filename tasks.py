@@ -120,7 +120,9 @@ def cmd_test(args: list[str]) -> int:
     url = start_postgis()
     if url:
         env["LANDPLAN_TEST_DB"] = url
-    cmd = [str(PY), "-m", "pytest", "-p", "no:cacheprovider", *args]
+    # notebooks run top to bottom with nbmake under the plain "python3" kernel
+    cmd = [str(PY), "-m", "pytest", "-p", "no:cacheprovider", "--nbmake",
+           "--nbmake-kernel=python3", "--durations=15", *args]
     say("$ " + " ".join(cmd))
     code = subprocess.call(cmd, cwd=ROOT, env=env)
     if code == 5:
