@@ -7,7 +7,7 @@ is sent to /dev/null while the solver is created, and logging is switched off.
 Examples
 --------
 >>> h = new_highs()
->>> h.getOptionValue("output_flag")
+>>> h.getOptions().output_flag
 False
 """
 
