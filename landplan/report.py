@@ -63,7 +63,7 @@ import xlsxwriter
 from ._io import atomic_path
 from .errors import Problem, ValidationError
 from .export.fields import chinese_headings
-from .schema import LAYERS
+from .schema import LAYERS, PERSONAL_COLUMNS, VALUE_ZH
 
 __all__ = ["OVERVIEW_SHEET", "SECTIONS", "display_width", "sheet_names", "write_summary"]
 
@@ -84,22 +84,11 @@ _FORBIDDEN = re.compile(r"[\[\]:*?/\\]")
 _MAX_CELL_CHARS = 32767
 _MAX_ROWS = 1_048_576
 _MAX_WIDTH = 60
-_PERSONAL = frozenset(c.name for spec in LAYERS.values() for c in spec.columns if c.personal)
+_PERSONAL = PERSONAL_COLUMNS
 #: Column name -> allowed values; values of these columns are written in Chinese.
 _CODED = {c.name: c.choices for spec in LAYERS.values() for c in spec.columns if c.choices}
 
-_VALUE_ZH = {
-    "occupied": "在用", "vacant": "空置", "dilapidated": "危旧", "collapsed": "倒塌",
-    "resident": "常住", "migrant": "全家外出", "none": "户在人无",
-    "0101": "水田", "0102": "水浇地", "0103": "旱地", "0702": "农村宅基地",
-    "lease": "出租", "shares": "入股", "exchange": "置换",
-    "highway": "公路", "county": "县道", "town": "乡镇道路", "village": "村道", "farm": "机耕路",
-    "river": "河流", "canal": "河道", "pond": "坑塘",
-    "basic_farmland": "永久基本农田", "ecological_redline": "生态保护红线", "flood_zone": "蓄滞洪区",
-    "new_community": "农村新社区", "town_apartments": "城镇公寓",
-    "school": "学校", "clinic": "卫生院", "market": "集贸市场", "town_hall": "镇政府",
-    "bus_stop": "公交站",
-}
+_VALUE_ZH = VALUE_ZH
 
 
 def display_width(text: str) -> int:

@@ -37,6 +37,8 @@ __all__ = [
     "TRANSFER_MODES",
     "ROAD_CLASSES",
     "layer_spec",
+    "VALUE_ZH",
+    "PERSONAL_COLUMNS",
 ]
 
 #: Building status of a homestead (宅基地房屋状况).
@@ -320,6 +322,32 @@ LAYERS: dict[str, LayerSpec] = {
 
 #: Layers every project must have; the others are optional.
 REQUIRED_LAYERS: tuple[str, ...] = ("towns", "villages", "households", "homesteads")
+
+
+#: Columns holding personal data (``Column.personal``): no output carries them unless asked.
+PERSONAL_COLUMNS: frozenset[str] = frozenset(
+    c.name for spec in LAYERS.values() for c in spec.columns if c.personal)
+
+#: Chinese labels of coded values (choices of :mod:`landplan.schema` and results).
+VALUE_ZH: dict[str, str] = {
+    # building status, residence
+    "occupied": "在用", "vacant": "空置", "dilapidated": "危旧", "collapsed": "倒塌",
+    "resident": "常住", "migrant": "全家外出", "none": "户在人无",
+    # land-use codes (GB/T 21010-2017)
+    "0101": "水田", "0102": "水浇地", "0103": "旱地", "0702": "农村宅基地",
+    # transfer modes
+    "lease": "出租", "shares": "入股", "exchange": "置换",
+    # roads, water, protected land, sites, facilities
+    "highway": "公路", "county": "县道", "town": "乡镇道路", "village": "村道", "farm": "机耕路",
+    "river": "河流", "canal": "河道", "pond": "坑塘",
+    "basic_farmland": "永久基本农田", "ecological_redline": "生态保护红线", "flood_zone": "蓄滞洪区",
+    "new_community": "农村新社区", "town_apartments": "城镇公寓",
+    "school": "学校", "clinic": "卫生院", "market": "集贸市场", "town_hall": "镇政府",
+    "bus_stop": "公交站",
+    # homestead survey classes, block scopes
+    "idle": "闲置", "surplus": "一户多宅多余", "oversize": "在用超标", "in_use": "在用",
+    "all": "全部",
+}
 
 
 def layer_spec(name: str) -> LayerSpec:

@@ -40,7 +40,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from ..schema import LAYERS
+from ..schema import LAYERS, PERSONAL_COLUMNS, VALUE_ZH
 
 __all__ = [
     "LAYER_STYLES",
@@ -52,30 +52,6 @@ __all__ = [
     "style_for",
 ]
 
-#: Columns holding personal data (schema ``Column.personal``): shown only when asked for.
-PERSONAL_COLUMNS: frozenset[str] = frozenset(
-    c.name for spec in LAYERS.values() for c in spec.columns if c.personal)
-
-#: Chinese labels of coded values (choices of :mod:`landplan.schema` and results).
-VALUE_ZH: dict[str, str] = {
-    # building status, residence
-    "occupied": "在用", "vacant": "空置", "dilapidated": "危旧", "collapsed": "倒塌",
-    "resident": "常住", "migrant": "全家外出", "none": "户在人无",
-    # land-use codes (GB/T 21010-2017)
-    "0101": "水田", "0102": "水浇地", "0103": "旱地", "0702": "农村宅基地",
-    # transfer modes
-    "lease": "出租", "shares": "入股", "exchange": "置换",
-    # roads, water, protected land, sites, facilities
-    "highway": "公路", "county": "县道", "town": "乡镇道路", "village": "村道", "farm": "机耕路",
-    "river": "河流", "canal": "河道", "pond": "坑塘",
-    "basic_farmland": "永久基本农田", "ecological_redline": "生态保护红线", "flood_zone": "蓄滞洪区",
-    "new_community": "农村新社区", "town_apartments": "城镇公寓",
-    "school": "学校", "clinic": "卫生院", "market": "集贸市场", "town_hall": "镇政府",
-    "bus_stop": "公交站",
-    # homestead survey classes, block scopes
-    "idle": "闲置", "surplus": "一户多宅多余", "oversize": "在用超标", "in_use": "在用",
-    "all": "全部",
-}
 
 
 @dataclass(frozen=True)
