@@ -10,10 +10,21 @@ import rasterio
 import shapely
 
 from landplan.datasets import generate_district, load_sample_layers, resolve_n_towns
-from landplan.datasets._frame import TOWN_NAMES
-from landplan.datasets._town import generate_town
+from landplan.datasets import sample as sample_mod
+from landplan.datasets._frame import TOWN_NAMES, lower_neighbours
+from landplan.datasets._town import MAX_SITES, _town_grid, border_crossings, generate_town
 from landplan.datasets.generate import file_digests
-from landplan.datasets.sample import _REPO_SAMPLE, read_layers, sample_dir, write_sample
+from landplan.datasets.sample import (
+    _REPO_SAMPLE,
+    GENERATOR_VERSION,
+    district_path,
+    generator_fingerprint,
+    read_layers,
+    sample_dir,
+    write_sample,
+)
+from landplan.network import attach_points, graph_from_roads, road_components, road_gaps
+from landplan.network.graph import _component_labels, edges_from_graph
 from landplan.schema import LAYERS
 
 SURVEY_YEAR = 2008
@@ -32,7 +43,7 @@ def layers(town):
 
 # ---------------------------------------------------------------------------- bytes
 def test_same_seed_same_bytes_and_committed_sample_is_fresh(town, tmp_path):
-    a = town.write(tmp_path / "a", spatial_index=False, overviews=False)
+    a = town.write(tmp_path / "a", spatial_index=False, overviews=False, zlevel=9)
     b = write_sample(tmp_path / "b")          # a fresh generation, same settings
     da, db = file_digests(a), file_digests(b)
     assert set(da) == {"project.gpkg", "rasters/elevation.tif", "rasters/flood_depth.tif"}
@@ -156,17 +167,88 @@ def test_villages_partition_the_town_and_hold_their_features(layers):
         assert inside.mean() > 0.999, name
 
 
-def test_sites_avoid_water_and_homesteads(layers):
+def test_sites_avoid_water_homesteads_and_roads(layers):
     sites = layers["sites"].geometry.array
-    for name in ("water", "homesteads"):
+    for name in ("water", "homesteads", "roads"):
         tree = shapely.STRtree(layers[name].geometry.array)
         assert tree.query(sites, predicate="intersects").size == 0, name
     kinds = layers["sites"]["kind"].value_counts()
-    assert 20 <= kinds["new_community"] <= 40
+    assert 20 <= kinds["new_community"] <= MAX_SITES == 40
     assert 1 <= kinds["town_apartments"] <= 2
     comm = layers["sites"][layers["sites"]["kind"] == "new_community"]
     assert comm["capacity_households"].between(60, 400).all()
     assert comm["fixed_cost"].between(1.5e6, 9e6).all()
+
+
+def _overlap_m2(geoms, others) -> np.ndarray:
+    """Area of each of ``geoms`` covered by the union of ``others``."""
+    out = np.zeros(len(geoms))
+    if not len(others):
+        return out
+    gi, oj = shapely.STRtree(others).query(geoms, predicate="intersects")
+    for i in np.unique(gi):
+        out[i] = shapely.intersection(geoms[i], shapely.union_all(others[oj[gi == i]])).area
+    return out
+
+
+def _sites_on(layers):
+    """Area (m2) of each site on basic farmland, the red line, flood zones and water."""
+    sites, fl, pr = layers["sites"], layers["farmland"], layers["protected"]
+    basic = np.r_[fl.geometry.array[fl["basic_farmland"].to_numpy(bool)],
+                  pr.geometry.array[(pr["kind"] == "basic_farmland").to_numpy()]]
+    g = sites.geometry.array
+    return pd.DataFrame({
+        "basic_farmland": _overlap_m2(g, basic),
+        **{k: _overlap_m2(g, pr.geometry.array[(pr["kind"] == k).to_numpy()])
+           for k in ("ecological_redline", "flood_zone")},
+        "water": _overlap_m2(g, layers["water"].geometry.array)}, index=sites.index)
+
+
+def _households_per_town(layers) -> pd.Series:
+    """Households living in each town's hamlets (holding a homestead there)."""
+    town_of = layers["villages"].set_index("village_id")["town_id"]
+    held = layers["homesteads"].dropna(subset=["household_id"]).drop_duplicates("household_id")
+    return held["village_id"].map(town_of).value_counts()
+
+
+def _check_sites_are_planned_like_real_ones(layers):
+    sites = layers["sites"]
+    on = _sites_on(layers)
+    # off protected land and water; one site per town on basic farmland, on purpose
+    assert (on[["ecological_redline", "flood_zone", "water"]] <= 1.0).all().all()
+    on_basic = sites.loc[on["basic_farmland"] > 1.0]
+    assert (on_basic["kind"] == "new_community").all()
+    assert on_basic["town_id"].value_counts().to_dict() == dict.fromkeys(layers["towns"]["town_id"], 1)
+    assert (on.loc[on_basic.index, "basic_farmland"] > 0.2 * on_basic.area).all()
+    # beside a road (across the lane, not a canal) and next to a hamlet
+    comm = sites[sites["kind"] == "new_community"]
+    roads = layers["roads"]
+    trunk = roads[roads["road_class"] != "farm"].geometry.array
+    _, d_road = shapely.STRtree(trunk).query_nearest(comm.geometry.array, return_distance=True,
+                                                     all_matches=False)
+    assert (d_road < 10).all(), comm.loc[d_road >= 10, "site_id"].tolist()
+    _, d_home = shapely.STRtree(layers["homesteads"].geometry.array).query_nearest(
+        comm.geometry.array, return_distance=True, all_matches=False)
+    assert (d_home < 60).all(), comm.loc[d_home >= 60, "site_id"].tolist()
+    # more room than households, in every town (planners offer 1.2 to 1.6 times)
+    per_town = comm.groupby("town_id")["capacity_households"].agg(["sum", "size"])
+    ratio = per_town["sum"] / _households_per_town(layers).reindex(per_town.index)
+    assert ratio.between(1.2, 1.6).all(), ratio
+    assert (per_town["size"] <= MAX_SITES).all()
+
+
+def test_candidate_sites_are_placed_like_real_ones(layers):
+    _check_sites_are_planned_like_real_ones(layers)
+
+
+def test_basic_farmland_flags_and_protected_polygons_agree(layers):
+    fl, pr = layers["farmland"], layers["protected"]
+    patches = shapely.union_all(pr.geometry.array[(pr["kind"] == "basic_farmland").to_numpy()])
+    covered = shapely.area(shapely.intersection(fl.geometry.array, patches)) / fl.area.to_numpy()
+    basic = fl["basic_farmland"].to_numpy(bool)
+    assert (covered[basic] > 0.999).all()          # every basic strip is in a patch
+    assert (covered[~basic] * fl.area.to_numpy()[~basic] <= 1.0).all()   # and no other
+    assert 0.6 < basic.mean() < 0.95
 
 
 def test_parcels_and_homesteads_do_not_overlap(layers):
@@ -225,6 +307,16 @@ def test_homestead_shares_are_plausible(layers):
     assert 1.05 <= ratio <= 1.2
 
 
+def test_a_village_without_homesteads_has_no_households():
+    from landplan.datasets._people import households_and_status
+
+    out = households_and_status(np.random.default_rng(1), np.array([0, 0, 2, 2, 2]), 3)
+    assert 1 not in set(out["hh_village"])
+    assert set(out["hh_village"]) <= {0, 2}
+    held = out["holder"][out["holder"] >= 0]
+    assert set(out["hh_village"][held]) <= {0, 2}
+
+
 def test_personal_data_is_obviously_fake(layers):
     hh = layers["households"]
     assert hh["head_name"].str.startswith("测试户主").all()
@@ -262,17 +354,63 @@ def test_road_network(layers):
     assert len(bridges) > 50
     water = shapely.union_all(layers["water"].geometry.array)
     assert shapely.intersects(bridges.geometry.array, water).all()
-    # mostly connected at shared end points (a few deliberate gaps and stubs)
+    # mostly connected at shared end points (a few deliberate gaps and field roads)
     ends = shapely.get_coordinates(shapely.boundary(roads.geometry.array)).round(2)
     graph = nx.Graph()
     graph.add_edges_from(zip(map(tuple, ends[0::2]), map(tuple, ends[1::2])))
     biggest = max(nx.connected_components(graph), key=len)
-    assert len(biggest) / graph.number_of_nodes() > 0.85
+    assert len(biggest) / graph.number_of_nodes() > 0.9
     # a few hamlets reachable only by boat: no road within 1 km
     tree = shapely.STRtree(roads.geometry.array)
     _, dist = tree.query_nearest(layers["homesteads"].geometry.array, return_distance=True,
                                  all_matches=False)
     assert 1 <= (dist > 1000).sum() <= 0.03 * len(dist)
+    # no road runs through a house
+    assert shapely.STRtree(layers["homesteads"].geometry.array).query(
+        roads.geometry.array, predicate="intersects").size == 0
+
+
+@pytest.fixture(scope="module")
+def network(layers):
+    g = graph_from_roads(layers["roads"])
+    edges = edges_from_graph(g)
+    label = _component_labels(g)
+    edges["component"] = [label[u] for u in edges["from_node"]]
+    return g, edges
+
+
+def test_every_road_but_field_roads_is_on_the_main_network(network):
+    g, edges = network
+    off = edges[edges["component"] != 0]
+    # isolated field roads (farm roads in blocks with no road either side) are fine
+    assert (off["road_class"] == "farm").all(), off[["road_id", "road_class"]]
+    assert 10 <= road_components(g).shape[0] <= 40
+    assert edges.loc[edges["component"] == 0, "length"].sum() > 0.95 * edges["length"].sum()
+
+
+def test_deliberate_gaps_are_reported_and_cut_nothing_off(network, layers):
+    g, _ = network
+    gaps = road_gaps(g)
+    cls = layers["roads"].set_index("road_id")["road_class"]
+    village = gaps[gaps["road_id"].map(cls).eq("village") & gaps["gap_m"].between(6.0, 9.0)]
+    # three roads stop short; a gap between two pieces of one road is seen from both sides
+    assert 3 <= village["node"].nunique() <= 6
+    assert village["same_component"].all()
+
+
+def test_hamlets_reach_the_main_network_except_the_boat_only_area(network, layers):
+    g, _ = network
+    hs = layers["homesteads"]
+    att = attach_points(g, hs, id_column="homestead_id", water=layers["water"])
+    assert att.index.equals(hs.index)
+    _, dist = shapely.STRtree(layers["roads"].geometry.array).query_nearest(
+        hs.geometry.array, return_distance=True, all_matches=False)
+    boat = shapely.centroid(shapely.union_all(hs.geometry.array[dist > 1000]))
+    off = hs.geometry.array[~att["on_main_network"].to_numpy()]
+    assert len(off) < 0.01 * len(hs)
+    # in or by the boat-only area, but for a house or two a river parts from its
+    # hamlet's bridge (reached along a field road)
+    assert (shapely.distance(off, boat) >= 1500).sum() <= 0.001 * len(hs)
 
 
 def test_facilities_and_town_seat(layers):
@@ -316,6 +454,76 @@ def test_rasters(town, tmp_path):
     depth = town.rasters["flood_depth"]
     land = depth[depth != -9999.0]
     assert 0.05 < (land > 0).mean() < 0.5                          # flood-prone low ground
+
+
+# ------------------------------------------------------------- towns joined up
+def test_county_roads_of_town_one_reach_every_later_neighbour(layers):
+    # T01 comes first: the later towns that border it (T03, T04, T05) continue its
+    # county roads from the points where they meet the shared border
+    roads = layers["roads"]
+    county = roads[roads["road_class"] == "county"].geometry.array
+    ends = shapely.get_coordinates(shapely.boundary(county))
+    t01 = layers["towns"].geometry.iloc[0]
+    for t in (2, 3, 4):
+        assert 0 in [a for a, _ in lower_neighbours(t)]
+        other = _town_grid(2008, t)[1]
+        points = border_crossings(2008, t, other)
+        assert len(points) == len(lower_neighbours(t))
+        on_t01 = [p for p in points if t01.boundary.distance(shapely.Point(p)) < 0.01]
+        assert len(on_t01) == 1, t
+        assert np.hypot(*(ends - on_t01[0]).T).min() < 0.02, t
+
+
+def test_the_suitability_check_finds_exactly_the_deliberate_site(tmp_path):
+    from landplan.datasets import sample_path
+    from landplan.project import Project
+    from landplan.suitability import score_sites, suitability_raster
+
+    p = Project.read(sample_path())
+    scored = score_sites(p["sites"], p, suitability_raster(p, tmp_path / "score.tif"))
+    flagged = scored[scored["on_protected"] | scored["in_water"]]
+    assert len(flagged) == 1
+    assert flagged["reasons"].str.contains("永久基本农田").all()
+    assert (scored["buildings_m2"] == 0).all() and (scored["deep_flood_share"] == 0).all()
+
+
+# ----------------------------------------------------------------------------- cache
+def test_generator_fingerprint_follows_every_byte_of_the_sources(tmp_path):
+    sources = sample_mod._generator_sources()
+    names = {p.name for p in sources}
+    assert {"_town.py", "_frame.py", "generate.py", "schema.py", "units.py"} <= names
+    copies = []
+    for src in sources:
+        dst = tmp_path / src.name
+        dst.write_bytes(src.read_bytes())
+        copies.append(dst)
+    assert generator_fingerprint(copies) == generator_fingerprint()
+    town = tmp_path / "_town.py"
+    town.write_bytes(town.read_bytes() + b"\n")
+    assert generator_fingerprint(copies) != generator_fingerprint()
+
+
+def test_district_cache_is_keyed_by_the_generator(tmp_path, monkeypatch):
+    made = []
+
+    def fake_write(out, *, n_towns, seed, progress):
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "project.gpkg").write_bytes(f"{n_towns} {seed}".encode())
+        made.append(out)
+
+    monkeypatch.setenv("LANDPLAN_CACHE", str(tmp_path))
+    monkeypatch.setattr(sample_mod, "write_district", fake_write)
+    first = district_path(n_towns=2, seed=5)
+    assert first.read_bytes() == b"2 5"
+    assert first.parent.parent == tmp_path
+    assert first.parent.name == f"district-n2-s5-v{GENERATOR_VERSION}-{generator_fingerprint()}"
+    assert district_path(n_towns=2, seed=5) == first and len(made) == 1     # cached
+    # the generator changed (a bumped version or not): a fresh district, never the old one
+    monkeypatch.setattr(sample_mod, "generator_fingerprint", lambda paths=None: "0" * 12)
+    second = district_path(n_towns=2, seed=5)
+    assert second != first and len(made) == 2 and second.exists()
+    monkeypatch.setattr(sample_mod, "GENERATOR_VERSION", GENERATOR_VERSION + 1)
+    assert district_path(n_towns=2, seed=5) not in (first, second) and len(made) == 3
 
 
 # ------------------------------------------------------------------------ scale/API
@@ -366,6 +574,31 @@ def test_full_district():
     assert pairs.size == 0
     for name, spec in LAYERS.items():
         assert L[name][spec.key].is_unique, name
+    # every town is joined to the district's network; only field roads lie apart
+    g = graph_from_roads(L["roads"])
+    edges = edges_from_graph(g)
+    label = _component_labels(g)
+    comp = np.array([label[u] for u in edges["from_node"]])
+    town = edges["road_id"].str[:3]
+    assert set(town[comp == 0]) == set(L["towns"]["town_id"])
+    assert (edges.loc[comp != 0, "road_class"] == "farm").all()
+    # each shared border is crossed by a county road: the two towns share its end node
+    county = edges[edges["road_class"] == "county"]
+    node_towns: dict = {}
+    for u, v, t in zip(county["from_node"], county["to_node"], town[county.index]):
+        for x in (u, v):
+            node_towns.setdefault(x, set()).add(t)
+    joined = {tuple(sorted(ts)) for ts in node_towns.values() if len(ts) == 2}
+    expected = {(f"T{a + 1:02d}", f"T{t + 1:02d}") for t in range(5) for a, _ in lower_neighbours(t)}
+    assert joined == expected == {("T01", "T03"), ("T01", "T04"), ("T01", "T05"),
+                                  ("T02", "T03"), ("T02", "T05")}
+    # hamlets off the main network are only those of the boat-only areas
+    hs = L["homesteads"]
+    att = attach_points(g, hs, id_column="homestead_id", water=L["water"])
+    off = hs[~att["on_main_network"].to_numpy()]
+    assert len(off) < 0.01 * len(hs)
+    assert set(off["village_id"].str[:3]) <= set(L["towns"]["town_id"])
+    _check_sites_are_planned_like_real_ones(L)
     # town T01 of the district is exactly the one-town generation
     one = generate_district(n_towns=1, seed=2008, rasters=False).layers
     for name in ("villages", "homesteads", "farmland", "roads"):

@@ -166,6 +166,25 @@ def district_frame(seed: int, d: int) -> DistrictFrame:
     return _FRAMES[key]
 
 
+def lower_neighbours(t: int) -> list[tuple[int, str]]:
+    """Towns of the same district that share a border with town ``t`` and come before it.
+
+    Returns ``(a, axis)`` pairs: ``a`` the neighbour's index within the district,
+    ``axis`` ``"x"`` when the shared border runs north-south (the towns sit side
+    by side) and ``"y"`` when it runs east-west. The county road of the earlier
+    town crosses each such border, and the later town continues it (see
+    :func:`landplan.datasets._town.border_crossings`), so each border is crossed
+    once and every town reaches the district's network.
+    """
+    col, row = TOWN_CELLS[t]
+    out = []
+    for a in range(t):
+        ca, ra = TOWN_CELLS[a]
+        if abs(ca - col) + abs(ra - row) == 1:
+            out.append((a, "x" if ra == row else "y"))
+    return out
+
+
 def town_name(t_global: int) -> str:
     """Name of the global town index (0-based): 新丰镇, ..., 新丰镇2, ..."""
     d, t = divmod(t_global, TOWNS_PER_DISTRICT)

@@ -63,7 +63,7 @@ def households_and_status(rng, hom_village: np.ndarray, n_villages: int) -> dict
             sizes[-1] -= int(cum[nh - 1]) - len(held)      # the last household fits
         owner = np.repeat(np.arange(nh), sizes)
         holder[held] = next_hh + owner
-        starts = np.r_[0, np.cumsum(sizes)[:-1]]
+        starts = np.r_[0, np.cumsum(sizes)[:-1]] if nh else np.zeros(0, int)  # no plot held
         rank[held] = np.arange(len(held)) - np.repeat(starts, sizes)
         n_none = int(rng.binomial(nh, 0.01))
         hh_village.append(np.full(nh + n_none, v))

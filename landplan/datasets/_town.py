@@ -1,11 +1,35 @@
 """Generate one town: canal-and-road grid, villages, hamlets, strips, sites.
 
 A town is laid on a slightly skewed grid of corridors (a Jiangnan polder
-landscape): every grid line carries a road on its centre line and, on most
-edges, a canal just north (or east) of it. The cells between corridors are
-blocks. A block holds rows of houses (hamlets) along its southern and northern
-edges, long narrow contracted strips in bands between them, fish ponds, and a
-farm road across its middle. Each block belongs to one administrative village.
+landscape): grid lines carry roads on their centre lines (the county roads
+through the seat, a town road on every third line, village roads on many
+other edges) and, on most edges, a canal just north (or east) of the line.
+The cells between corridors are blocks. A block holds rows of houses (hamlets)
+along its southern and northern edges, long narrow contracted strips in bands
+between them, fish ponds, and a farm road across its middle. Each block
+belongs to one administrative village.
+
+The road network is one piece, as in reality:
+
+- the town joins the district's network: the highway through an interchange
+  (a county-class link to the nearest county or town road), and every earlier
+  neighbouring town's county road, continued from where it meets the shared
+  border (:func:`border_crossings`), so the two towns share that road end;
+- an edge with houses along it carries a village road (a lane in front of the
+  hamlet; across a canal, the hamlet has a bridge to it);
+- every piece of village and town road is joined to the town's main network
+  along road-less grid edges (:func:`_connect_grid`); fragments the wavy
+  border cuts off a road are dropped;
+- left apart on purpose: one boat-only area per town (no road within about a
+  kilometre of its hamlet), three village roads that stop 6 to 9 m short of
+  their junction (gaps for the network's gap report; each on a loop, so
+  nothing is cut off), and the farm roads of blocks with no road on either
+  side (isolated field roads).
+
+Candidate new-community sites are laid where planners would put them
+(:func:`_sites`): along a road, next to a hamlet, off basic farmland, water,
+the rivers' red line and flood zones; one site per town deliberately on basic
+farmland, for the suitability check to find.
 
 Everything is vectorised per town; the Python loops run over blocks, bands and
 hamlets (hundreds), never over parcels.
@@ -16,10 +40,20 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
+import networkx as nx
 import numpy as np
 import shapely
 
-from ._frame import CELL, TOWN_CELLS, TOWNS_PER_DISTRICT, district_frame, rng_for, town_name
+from . import _raster
+from ._frame import (
+    CELL,
+    TOWN_CELLS,
+    TOWNS_PER_DISTRICT,
+    district_frame,
+    lower_neighbours,
+    rng_for,
+    town_name,
+)
 from ._geometry import (
     frame_coords,
     frame_rects,
@@ -41,6 +75,7 @@ NOROAD = -1
 _HAMLET_BAND = 80.0    # depth of the first and last band of a block (houses or short strips)
 _ROAD_HALF = 4.5       # clearance from a road centre line
 _NEAR_SEAT = 950.0     # blocks this close to the seat are the town centre (no fields)
+_HOLE_RADIUS = 1100.0  # no road this close to the boat-only hamlet's block centre
 
 _VILLAGE_C1 = "新东西南北长永联红光明建胜丰和平安福兴盛华民立群星湖桥塘浜港荡泾溪洋庄桑梅竹荷凤云"
 _VILLAGE_C2 = "丰民星联合胜利新华光明强农桥港浜塘湾河泾圩兜庙埭庄园林溪荡田桑湖阳家堰汇"
@@ -161,6 +196,194 @@ class _Grid:
         return a, b, cls, kind, np.r_[kx, jy], np.r_[jx, ky]
 
 
+def _town_grid(seed: int, t_global: int):
+    """The frame, polygon, random generator and corridor grid of one town.
+
+    The grid is the first thing drawn from the town's generator, so a
+    neighbouring town can rebuild it (to continue its county road) without
+    generating the whole town.
+    """
+    d, t = divmod(t_global, TOWNS_PER_DISTRICT)
+    frame = district_frame(seed, d)
+    rng = rng_for(seed, d, t)
+    col, row = TOWN_CELLS[t]
+    poly = frame.town_polygon(col, row)
+    shapely.prepare(poly)
+    cx = frame.ox + col * CELL
+    cy = frame.oy + (row - 1) * CELL
+    seat_guess = (cx + rng.uniform(-900, 900), cy + rng.uniform(-900, 900))
+    return frame, poly, rng, _Grid(rng, poly, seat_guess)
+
+
+def border_crossings(seed: int, t_global: int, poly) -> list[np.ndarray]:
+    """Where the county roads of the earlier neighbouring towns reach this town.
+
+    Each earlier neighbour's county road (its grid line through its seat,
+    perpendicular to the shared border) ends on the border; this town
+    continues it from that point, so the two towns meet at one shared road
+    end. Returns one point per earlier neighbour.
+    """
+    d, t = divmod(t_global, TOWNS_PER_DISTRICT)
+    out = []
+    boundary = poly.boundary
+    for a, axis in lower_neighbours(t):
+        _, _, _, ga = _town_grid(seed, d * TOWNS_PER_DISTRICT + a)
+        if axis == "x":     # side by side: the neighbour's east-west county road
+            line = shapely.LineString([ga.nodes[0, ga.js], ga.nodes[-1, ga.js]])
+        else:               # one above the other: its north-south county road
+            line = shapely.LineString([ga.nodes[ga.ks, 0], ga.nodes[ga.ks, -1]])
+        pts = shapely.get_coordinates(shapely.intersection(line, boundary))
+        if len(pts):
+            out.append(pts[np.argmin(np.hypot(*(pts - ga.seat).T))])
+    return out
+
+
+def _lattice_nodes(g: _Grid, poly) -> np.ndarray:
+    """(K, J) mask of grid nodes on a county or town line, well inside the town."""
+    on = (g.xline_class[:, None] >= 0) | (g.yline_class[None, :] >= 0)
+    inner = shapely.buffer(poly, -30.0, quad_segs=2)
+    inside = shapely.contains_xy(inner, g.nodes[..., 0], g.nodes[..., 1])
+    return on & inside
+
+
+def _nearest_node(g: _Grid, mask: np.ndarray, p, poly) -> np.ndarray:
+    """The node of ``mask`` nearest ``p`` that a straight road from ``p`` reaches inside ``poly``."""
+    k, j = np.nonzero(mask)
+    d = np.hypot(*(g.nodes[k, j] - np.asarray(p)).T)
+    o = np.argsort(d, kind="stable")
+    roads = shapely.linestrings(np.stack([np.broadcast_to(p, (len(o), 2)), g.nodes[k[o], j[o]]],
+                                         axis=1))
+    ok = shapely.within(roads, shapely.buffer(poly, 0.05, quad_segs=2))
+    i = o[int(np.argmax(ok))] if ok.any() else o[0]
+    return g.nodes[k[i], j[i]]
+
+
+def _connect_grid(g: _Grid, poly, terminals, hole_centre=None,
+                  hole_radius: float = _HOLE_RADIUS + 50.0):
+    """Join every piece of the grid's road network to the town's main network.
+
+    Random village edges, the roads removed around the boat-only area and the
+    wavy town border leave pieces of village (and town) road that reach the
+    rest only across a field. Each piece is joined to the piece through the
+    seat by the shortest run of road-less grid edges inside the town (made
+    village roads), avoiding the boat-only area; a piece that cannot be joined
+    that way is removed. Edges that only clip a corner of the town (both nodes
+    outside) are removed. ``terminals`` (grid indices ``(k, j)``) must be
+    joined too: the nodes where links to the highway and to neighbouring towns
+    arrive.
+    """
+    import heapq
+
+    K, J = g.K, g.J
+    nodes = g.nodes
+    inside = shapely.contains_xy(poly, nodes[..., 0], nodes[..., 1]).ravel()
+    # every grid edge: (kind, array index) with kind 0 = x-edge xr[k, j], 1 = y-edge yr[j, k]
+    kx, jx = np.meshgrid(np.arange(K), np.arange(J - 1), indexing="ij")
+    jy, ky = np.meshgrid(np.arange(J), np.arange(K - 1), indexing="ij")
+    kx, jx, jy, ky = kx.ravel(), jx.ravel(), jy.ravel(), ky.ravel()
+    eu = np.r_[kx * J + jx, ky * J + jy]
+    ev = np.r_[kx * J + jx + 1, (ky + 1) * J + jy]
+    kind = np.r_[np.zeros(len(kx), int), np.ones(len(jy), int)]
+    ia, ib = np.r_[kx, jy], np.r_[jx, ky]          # xr[ia, ib] or yr[ia, ib]
+    flat = nodes.reshape(-1, 2)
+    segs = shapely.linestrings(np.stack([flat[eu], flat[ev]], axis=1))
+
+    def cls_of(e):
+        return (g.xr if kind[e] == 0 else g.yr)[ia[e], ib[e]]
+
+    def set_cls(e, c):
+        (g.xr if kind[e] == 0 else g.yr)[ia[e], ib[e]] = c
+
+    road = np.array([cls_of(e) >= 0 for e in range(len(eu))])
+    both = inside[eu] & inside[ev]
+    within = both & shapely.within(segs, poly)
+    # corner clips: a road edge with both nodes outside the town
+    clip = road & ~inside[eu] & ~inside[ev] & shapely.intersects(segs, poly)
+    for e in np.flatnonzero(clip):
+        set_cls(e, NOROAD)
+    road &= ~clip
+    length = shapely.length(segs)
+    free = within & ~road
+    if hole_centre is not None:
+        free &= segment_point_distance(flat[eu], flat[ev], hole_centre) > hole_radius
+
+    parent = np.arange(K * J)
+
+    def find(x):
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    def union(a, b):
+        ra, rb = find(a), find(b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+
+    for e in np.flatnonzero(road & within):
+        union(eu[e], ev[e])
+    adj: dict[int, list] = {}
+    for e in np.flatnonzero((road & within) | free):
+        w = 0.0 if road[e] else float(length[e])
+        adj.setdefault(int(eu[e]), []).append((int(ev[e]), e, w))
+        adj.setdefault(int(ev[e]), []).append((int(eu[e]), e, w))
+    # nodes that carry a road (or must be reached)
+    needed = set()
+    for e in np.flatnonzero(road):
+        needed.update(int(x) for x in (eu[e], ev[e]) if inside[x])
+    needed.update(int(k) * J + int(j) for k, j in terminals)
+    seat = int(g.ks) * J + int(g.js)
+    added = removed = 0
+    for x in sorted(needed):
+        if find(x) == find(seat):
+            continue
+        comp = find(x)
+        start = [y for y in sorted(needed) if find(y) == comp]
+        dist = {y: 0.0 for y in start}
+        prev: dict[int, tuple] = {}
+        heap = [(0.0, y) for y in start]
+        heapq.heapify(heap)
+        hit = None
+        while heap:
+            dd, y = heapq.heappop(heap)
+            if dd > dist.get(y, np.inf):
+                continue
+            if find(y) == find(seat):
+                hit = y
+                break
+            for z, e, w in adj.get(y, ()):
+                nd = dd + w
+                if nd < dist.get(z, np.inf) - 1e-9:
+                    dist[z] = nd
+                    prev[z] = (y, e)
+                    heapq.heappush(heap, (nd, z))
+        if hit is None:
+            # cut off (behind the boat-only area): the piece's roads go
+            for e in np.flatnonzero(road):
+                if any(inside[v] and find(v) == comp for v in (eu[e], ev[e])):
+                    set_cls(e, NOROAD)
+                    road[e] = False
+                    removed += 1
+            continue
+        y = hit
+        while y in prev:
+            y0, e = prev[y]
+            if not road[e]:
+                set_cls(e, VILLAGE)
+                road[e] = True
+                added += 1
+                for lst in (adj[int(eu[e])], adj[int(ev[e])]):
+                    for i, (z, ee, _w) in enumerate(lst):
+                        if ee == e:
+                            lst[i] = (z, ee, 0.0)
+            union(eu[e], ev[e])
+            y = y0
+        for y in start:
+            union(y, seat)
+    log.debug("grid roads: %d edges added to join pieces, %d removed, %d corner clips removed",
+              added, removed, int(clip.sum()))
+
+
 def _remove_roads_near(grid: _Grid, centre, radius):
     xa, xb = grid.nodes[:, :-1].reshape(-1, 2), grid.nodes[:, 1:].reshape(-1, 2)
     dx = segment_point_distance(xa, xb, centre).reshape(grid.xr.shape)
@@ -204,16 +427,7 @@ def _place_hamlet(rng, n, start_u, v_start):
 
 def generate_town(seed: int, t_global: int) -> Town:
     """Generate the raw pieces of town ``t_global`` (0-based, across districts)."""
-    d, t = divmod(t_global, TOWNS_PER_DISTRICT)
-    frame = district_frame(seed, d)
-    rng = rng_for(seed, d, t)
-    col, row = TOWN_CELLS[t]
-    poly = frame.town_polygon(col, row)
-    shapely.prepare(poly)
-    cx = frame.ox + col * CELL
-    cy = frame.oy + (row - 1) * CELL
-    seat_guess = (cx + rng.uniform(-900, 900), cy + rng.uniform(-900, 900))
-    g = _Grid(rng, poly, seat_guess)
+    frame, poly, rng, g = _town_grid(seed, t_global)
     seat = tuple(float(v) for v in g.seat)
     town = Town(t_global, town_name(t_global), poly, seat)
 
@@ -247,19 +461,78 @@ def generate_town(seed: int, t_global: int) -> Town:
     dseat = np.hypot(*(centre - g.seat).T)
     is_town = dseat < _NEAR_SEAT
 
-    # a boat-only hamlet: a block far from the county roads, highway and rivers
+    # links to the district's network: the highway interchange, and the county
+    # roads of earlier neighbouring towns continued from the border (county class)
+    lattice = _lattice_nodes(g, poly)
+    links = []                     # (start, end): start on the highway or the border
+    hw_join = None                 # (highway part, point) where the interchange joins it
+    if hw_parts:
+        best = min(range(len(hw_parts)), key=lambda i: hw_parts[i].distance(shapely.Point(seat)))
+        hp = hw_parts[best]
+        h = np.asarray(shapely.get_coordinates(hp.interpolate(hp.project(shapely.Point(seat))))[0])
+        links.append((h, _nearest_node(g, lattice, h, poly)))
+        hw_join = (best, h)
+    for p in border_crossings(seed, t_global, poly):
+        links.append((np.asarray(p), _nearest_node(g, lattice, p, poly)))
+    link_lines = shapely.linestrings(np.array([[a, b] for a, b in links]).reshape(-1, 2, 2))
+    link_buffer = (shapely.buffer(shapely.multilinestrings(link_lines), 10.0)
+                   if len(link_lines) else None)
+    terminals = [tuple(np.argwhere(np.all(g.nodes == b, axis=-1))[0]) for _, b in links]
+
+    # a boat-only hamlet: a block far from the county roads, highway, links, rivers and
+    # the town's border
     dline = np.minimum(np.abs(np.einsum("ij,j->i", centre - g.seat, g.Nx[g.ks])),
                        np.abs(np.einsum("ij,j->i", centre - g.seat, g.Ny[g.js])))
     pts = shapely.points(centre)
-    far_hw = shapely.distance(pts, frame.highway) > 1500
-    far_river = shapely.distance(pts, river_lines) > 400
-    cand = np.flatnonzero(whole & ~is_town & (dline > 1400) & far_hw & far_river & (dseat > 2500))
+    d_hw = shapely.distance(pts, frame.highway)
+    d_river = shapely.distance(pts, river_lines)
+    d_link = (shapely.distance(pts, shapely.multilinestrings(link_lines)) if len(link_lines)
+              else np.full(nb, np.inf))
+    d_link = np.minimum(d_link, shapely.distance(pts, poly.boundary))   # neighbours' roads
+    cand = []
+    # as far from the trunk roads as the town allows (the nearer limits still keep them
+    # beyond the road-less radius)
+    for lim_line, lim_hw, lim_river, lim_seat in ((1450, 1500, 400, 2500),
+                                                  (1250, 1250, 250, 2000)):
+        cand = np.flatnonzero(whole & ~is_town & (dline > lim_line) & (d_hw > lim_hw)
+                              & (d_river > lim_river) & (d_link > lim_hw) & (dseat > lim_seat))
+        if len(cand):
+            break
     hole_block = int(rng.choice(cand)) if len(cand) else -1
     is_hole = np.zeros(nb, bool)
+    hole_centre = None
     if hole_block >= 0:
         hole_centre = centre[hole_block]
-        _remove_roads_near(g, hole_centre, 1050.0)
-        is_hole = np.hypot(*(centre - hole_centre).T) < 1150.0
+        _remove_roads_near(g, hole_centre, _HOLE_RADIUS)
+        is_hole = np.hypot(*(centre - hole_centre).T) < _HOLE_RADIUS + 100.0
+    else:
+        log.warning("town %s: no block is far enough from roads for a boat-only area", town.name)
+    # hamlets along block edges: how many on each edge, drawn now so that an edge
+    # with houses along it carries a village road (a lane in front of the houses,
+    # across a bridge where a canal lies between) before the blocks are laid out
+    road_b, road_t = g.yr[jj, kk] >= 0, g.yr[jj + 1, kk] >= 0
+    canal_b = g.yw[jj, kk] > 0
+    p_good, p_poor = np.array([0.03, 0.32, 0.65]), np.array([0.42, 0.43, 0.15])
+    n_hamlets = np.zeros((nb, 2), int)
+    for e, good in enumerate((road_b | canal_b, road_t)):
+        cum = np.cumsum(np.where(good[:, None], p_good, p_poor), axis=1)
+        n_hamlets[:, e] = (rng.random(nb)[:, None] > cum).sum(axis=1)
+    # no houses along an edge that lies mostly outside the town (its lane would be too)
+    for e, jl in enumerate((jj, jj + 1)):
+        edge = shapely.linestrings(np.stack([g.nodes[kk, jl], g.nodes[kk + 1, jl]], axis=1))
+        n_hamlets[shapely.length(shapely.intersection(edge, poly))
+                  < 0.8 * shapely.length(edge), e] = 0
+    # the boat-only area is fields and water around its one hamlet: no houses along
+    # the edges near it (they would have no road either)
+    if hole_centre is not None:
+        for e, jl in enumerate((jj, jj + 1)):
+            near = segment_point_distance(g.nodes[kk, jl], g.nodes[kk + 1, jl], hole_centre)
+            n_hamlets[is_hole | (near < _HOLE_RADIUS + 50.0), e] = 0
+    lane_ok = ~is_town & shapely.intersects(poly, cells)
+    for e, (road, jl) in enumerate(((road_b, jj), (road_t, jj + 1))):
+        for b in np.flatnonzero(lane_ok & (n_hamlets[:, e] > 0) & ~road):
+            g.yr[jl[b], kk[b]] = VILLAGE
+    _connect_grid(g, poly, terminals, hole_centre)
 
     # villages: farthest-point seeds among block centres, nearest-seed blocks
     cand_v = np.flatnonzero(inside)
@@ -299,7 +572,7 @@ def generate_town(seed: int, t_global: int) -> Town:
     corners = np.stack([BL, BR, TR, TL], axis=1) - BL[:, None]
     cu = np.einsum("bcj,bj->bc", corners, fu)
     cv = np.einsum("bcj,bj->bc", corners, fn)
-    U0, U1, V1 = cu.min(axis=1), cu.max(axis=1), cv.max(axis=1)
+    U0, U1 = cu.min(axis=1), cu.max(axis=1)
     town.blocks = {"village": block_village, "is_town": is_town, "is_hole": is_hole,
                    "centre": centre, "k": kk, "j": jj}
 
@@ -323,6 +596,7 @@ def generate_town(seed: int, t_global: int) -> Town:
     S = {k: [] for k in ("block", "band", "u0", "u1", "v0", "v1", "code", "top", "mid")}
     ponds, farm_roads, junctions = [], [], []   # junctions: (edge kind, i, j, point)
     hamlets = []  # (block, origin, u, n, u0, u1, v0, v1, envelope)
+    hamlet_edge = []  # 0: along the bottom edge, 1: the top edge, 2: the boat-only hamlet
     codes = np.array(["0101", "0102", "0103"])
     band_id = 0
 
@@ -369,8 +643,8 @@ def generate_town(seed: int, t_global: int) -> Town:
                      False, top_band and i > 0)
         if top_band:
             add_band(b, TU0[b], TU1[b], 1.0, _HAMLET_BAND - 1.0, True, False)
-        # fish ponds inside one middle band
-        if nbnd >= 3 and rng.random() < 0.5:
+        # fish ponds inside one middle band (not where the boat-only hamlet goes)
+        if nbnd >= 3 and b != hole_block and rng.random() < 0.5:
             i = int(rng.integers(1, nbnd - 1))
             v0, v1 = bounds[i] + 4.0, bounds[i + 1] - 4.0
             if v1 - v0 > 25:
@@ -384,7 +658,7 @@ def generate_town(seed: int, t_global: int) -> Town:
                     pv0 = rng.uniform(v0, v1 - ph)
                     for a0, wdt in zip(pu0, pw):
                         ponds.append((b, a0, a0 + wdt, pv0, pv0 + ph, False))
-        if nbnd >= 3 and rng.random() < 0.12:
+        if nbnd >= 3 and b != hole_block and rng.random() < 0.12:
             i = int(rng.integers(1, nbnd - 1))
             r = min(rng.uniform(15.0, 40.0), (bounds[i + 1] - bounds[i]) / 2 - 5)
             if r > 8:
@@ -395,29 +669,30 @@ def generate_town(seed: int, t_global: int) -> Town:
         if not is_hole[b]:
             k, j = kk[b], jj[b]
             q = BL[b] + bounds[road_at] * fn[b]
-            ends = []
+            ends, joins = [], []
             for side, kl in enumerate((k, k + 1)):
                 if g.xr[kl, j] >= 0:
                     e = intersect_lines(q, fu[b], g.Px[kl], g.Dx[kl])
-                    junctions.append((0, kl, j, e))
+                    joins.append((0, kl, j, e))
                 else:
                     e = intersect_lines(q, fu[b], Lp[b] if side == 0 else Rp[b],
                                         Ld[b] if side == 0 else Rd[b])
                 ends.append(e)
-            farm_roads.append((ends[0], ends[1]))
+            # none reaches into the boat-only area
+            if hole_centre is None or segment_point_distance(
+                    ends[0][None], ends[1][None], hole_centre)[0] > _HOLE_RADIUS:
+                farm_roads.append((ends[0], ends[1]))
+                junctions.extend(joins)
         # hamlets along the southern and northern edges
         k, j = kk[b], jj[b]
         for edge in ("bottom", "top"):
             if edge == "bottom":
-                good = has_yc[b] or g.yr[j, k] >= 0
                 origin, u, n = BL[b], fu[b], fn[b]
                 length = float(np.hypot(*(BR[b] - BL[b])))
             else:
-                good = g.yr[j + 1, k] >= 0
                 origin, u, n = TL[b], tu[b], tn[b]
                 length = float(np.hypot(*(TR[b] - TL[b])))
-            p = [0.08, 0.40, 0.52] if good else [0.55, 0.38, 0.07]
-            nh = int(rng.choice(3, p=p))
+            nh = int(n_hamlets[b, 0 if edge == "bottom" else 1])
             for s in range(nh):
                 lo = s * length / nh
                 slot = length / nh
@@ -432,8 +707,8 @@ def generate_town(seed: int, t_global: int) -> Town:
                 start = lo + 12 + rng.uniform(0, max(0.0, slot - 25 - hlen))
                 hamlets.append((b, origin, u, n, hu0 + start, hu1 + start, hv0, hv1,
                                 (start - 6, start + hlen + 6, 0.0, vend + 8)))
-                if (edge == "bottom" and has_yc[b] and g.yr[j, k] >= 0 and not is_hole[b]
-                        and rng.random() < 0.6):
+                hamlet_edge.append(0 if edge == "bottom" else 1)
+                if edge == "bottom" and has_yc[b] and g.yr[j, k] >= 0 and not is_hole[b]:
                     uc = start + hlen / 2
                     gpt = origin + uc * u - o_bottom[b] * n
                     junctions.append((1, j, k, gpt))
@@ -445,6 +720,7 @@ def generate_town(seed: int, t_global: int) -> Town:
             sv = V / 2 - vend / 2
             hamlets.append((b, BL[b], fu[b], fn[b], hu0 + su, hu1 + su, hv0 + sv, hv1 + sv,
                             (su - 8, su + hlen + 8, sv - 8, sv + vend + 8)))
+            hamlet_edge.append(2)
 
     # water ------------------------------------------------------------------
     water_geom, water_kind, water_name = [], [], []
@@ -498,6 +774,9 @@ def generate_town(seed: int, t_global: int) -> Town:
             xy[:, -1] = xy[:, 0]
             pg[natural] = shapely.polygons(xy)
         okp = shapely.contains(poly, pg)
+        for trunk in (link_buffer, hw_buffer):
+            if trunk is not None:
+                okp &= ~shapely.intersects(trunk, pg)
         water_geom += list(pg[okp])
         water_kind += ["pond"] * int(okp.sum())
         water_name += [None] * int(okp.sum())
@@ -506,7 +785,8 @@ def generate_town(seed: int, t_global: int) -> Town:
     town.water = {"geometry": water_geom, "kind": water_kind,
                   "name": np.array(water_name, dtype=object)}
     wtree = shapely.STRtree(water_geom)
-    obstacles = list(water_geom) + ([hw_buffer] if hw_buffer is not None else [])
+    obstacles = (list(water_geom) + ([hw_buffer] if hw_buffer is not None else [])
+                 + ([link_buffer] if link_buffer is not None else []))
     otree = shapely.STRtree(np.array(obstacles, dtype=object))
 
     # homesteads ----------------------------------------------------------------
@@ -549,45 +829,67 @@ def generate_town(seed: int, t_global: int) -> Town:
                    "u0": su0[ok], "u1": su1[ok], "v0": sv0[ok], "v1": sv1[ok],
                    "top": stop[ok], "basic": basic_block[sb[ok]], "grade": grade_block[sb[ok]]}
 
-    # basic farmland: one polygon per run of adjacent strips in a band
-    st = town.strips
-    basic = st["basic"]
-    bandv, u0v, u1v = st["band"][basic], st["u0"][basic], st["u1"][basic]
-    o = np.lexsort((u0v, bandv))
-    bandv, u0v, u1v = bandv[o], u0v[o], u1v[o]
-    blk = st["block"][basic][o]
-    v0v, v1v = st["v0"][basic][o], st["v1"][basic][o]
-    new_run = np.r_[True, (bandv[1:] != bandv[:-1]) | (u0v[1:] - u1v[:-1] > 1.0)]
-    run = np.cumsum(new_run) - 1
-    first = np.flatnonzero(new_run)
-    last = np.r_[first[1:] - 1, len(run) - 1]
-    rb = blk[first]
-    rtop = st["top"][basic][o][first][:, None]
-    runs = frame_rects(np.where(rtop, TL[rb], BL[rb]), np.where(rtop, tu[rb], fu[rb]),
-                       np.where(rtop, tn[rb], fn[rb]), u0v[first], u1v[last], v0v[first],
-                       v1v[first])
-    big = shapely.area(runs) > 2000
-    prot_geom = list(runs[big])
-    prot_kind = ["basic_farmland"] * int(big.sum())
+    # roads -------------------------------------------------------------------
+    town.roads = _roads(rng, g, farm_roads, junctions, hw_parts, hw_join, links, wtree,
+                        water_geom, poly)
+
+    # protected land other than farmland: the rivers' red line, flood zones
     red = polygon_parts([shapely.intersection(frame.redline_polygon, poly)])[0]
-    for part in shapely.get_parts(red):
-        if part.area > 1000:
-            prot_geom.append(part)
-            prot_kind.append("ecological_redline")
+    redline = [part for part in shapely.get_parts(red) if part.area > 1000]
+    floods = _raster.flood_zones(seed, poly)
+
+    # sites -------------------------------------------------------------------
+    frames = {"BL": BL, "BR": BR, "TL": TL, "TR": TR, "fu": fu, "fn": fn, "tu": tu, "tn": tn,
+              "V": Vlo, "has_yc": has_yc, "k": kk, "j": jj}
+    town.sites = _sites(rng, seed, town, g, field_block & ~is_hole & inside, is_town, frames,
+                        quads, otree, hamlets, hamlet_edge, redline + floods, basic_block)
+
+    # basic farmland: every strip of a basic block, except around the candidate
+    # sites (one per town is left on basic farmland, on purpose); one protected
+    # polygon per run of adjacent basic strips in a band
+    st = town.strips
+    off = ((np.asarray(town.sites["kind"]) == "new_community")
+           & ~town.sites["on_basic_farmland"])
+    if off.any():
+        cut = shapely.STRtree(st["geometry"]).query(
+            shapely.buffer(town.sites["geometry"][off], 10.0, quad_segs=2),
+            predicate="intersects")[1]
+        st["basic"][cut] = False
+    runs, run_strips = _basic_runs(st, TL, tu, tn, BL, fu, fn)
+    small = shapely.area(runs) <= 2000.0        # a lone strip is not a protected patch
+    for r in np.flatnonzero(small):
+        st["basic"][run_strips[r]] = False
+    prot_geom = list(runs[~small]) + redline + floods
+    prot_kind = (["basic_farmland"] * int((~small).sum()) + ["ecological_redline"] * len(redline)
+                 + ["flood_zone"] * len(floods))
     town.protected = {"geometry": prot_geom, "kind": prot_kind}
 
-    # roads -------------------------------------------------------------------
-    town.roads = _roads(rng, g, farm_roads, junctions, hw_parts, wtree, water_geom, poly)
-
-    # sites ---------------------------------------------------------------------
-    town.sites = _sites(rng, town, g, field_block & ~is_hole & inside, is_town, TL, tu, tn, V1,
-                        TR, quads, otree, block_village)
     # facilities ----------------------------------------------------------------
     town.facilities = _facilities(rng, town, g, is_town, quads, dseat)
     return town
 
 
-def _roads(rng, g: _Grid, farm_roads, junctions, hw_parts, wtree, water_geom, poly):
+def _basic_runs(st: dict, TL, tu, tn, BL, fu, fn):
+    """Runs of adjacent basic strips in a band, as rectangles, with their strips' indices."""
+    idx = np.flatnonzero(st["basic"])
+    if not len(idx):
+        return np.array([], dtype=object), []
+    o = np.lexsort((st["u0"][idx], st["band"][idx]))
+    idx = idx[o]
+    bandv, u0v, u1v = st["band"][idx], st["u0"][idx], st["u1"][idx]
+    new_run = np.r_[True, (bandv[1:] != bandv[:-1]) | (u0v[1:] - u1v[:-1] > 1.0)]
+    first = np.flatnonzero(new_run)
+    last = np.r_[first[1:] - 1, len(idx) - 1]
+    rb = st["block"][idx][first]
+    rtop = st["top"][idx][first][:, None]
+    runs = frame_rects(np.where(rtop, TL[rb], BL[rb]), np.where(rtop, tu[rb], fu[rb]),
+                       np.where(rtop, tn[rb], fn[rb]), u0v[first], u1v[last],
+                       st["v0"][idx][first], st["v1"][idx][first])
+    return runs, [idx[a:b + 1] for a, b in zip(first, last)]
+
+
+def _roads(rng, g: _Grid, farm_roads, junctions, hw_parts, hw_join, links, wtree, water_geom,
+           poly):
     """Road pieces split at junctions and at water (bridges)."""
     ea, eb, ecls, ekind, ei, ej = g.edge_arrays()
     seg_a, seg_b, seg_cls = [ea], [eb], [ecls]
@@ -603,38 +905,40 @@ def _roads(rng, g: _Grid, farm_roads, junctions, hw_parts, wtree, water_geom, po
     seg_a.append(fa)
     seg_b.append(fb)
     seg_cls.append(fc)
-    # highway pieces, and one interchange link to the nearest county-road node
+    # highway pieces; the links (interchange, county roads from the neighbours) are
+    # county roads, the interchange joining the highway where it starts
     hw_a, hw_b = [], []
     for part in hw_parts:
         c = shapely.get_coordinates(part)
         hw_a.append(c[0])
         hw_b.append(c[-1])
-    links_a, links_b = [], []
-    if hw_parts:
-        seat = shapely.Point(g.seat)
-        best = min(range(len(hw_parts)), key=lambda i: hw_parts[i].distance(seat))
-        hp = hw_parts[best]
-        h = np.asarray(shapely.get_coordinates(hp.interpolate(hp.project(seat)))[0])
-        nodes = np.r_[ea, eb]
-        inside = shapely.contains_xy(poly, nodes[:, 0], nodes[:, 1])
-        nodes = nodes[inside & (np.r_[ecls, ecls] <= TOWN)]
-        if len(nodes):
-            nd = nodes[np.argmin(np.hypot(*(nodes - h).T))]
-            links_a.append(h)
-            links_b.append(nd)
-            n_hw = sum(len(a) for a in seg_a) + best
-            breaks.setdefault(n_hw, []).append(h)
+    n_before_hw = sum(len(a) for a in seg_a)
+    if hw_join is not None:
+        breaks.setdefault(n_before_hw + hw_join[0], []).append(np.asarray(hw_join[1]))
     seg_a.append(np.array(hw_a).reshape(-1, 2))
     seg_b.append(np.array(hw_b).reshape(-1, 2))
     seg_cls.append(np.full(len(hw_a), HIGHWAY))
-    seg_a.append(np.array(links_a).reshape(-1, 2))
-    seg_b.append(np.array(links_b).reshape(-1, 2))
-    seg_cls.append(np.full(len(links_a), COUNTY))
+    n_before_links = n_before_hw + len(hw_a)
+    seg_a.append(np.array([a for a, _ in links]).reshape(-1, 2))
+    seg_b.append(np.array([b for _, b in links]).reshape(-1, 2))
+    seg_cls.append(np.full(len(links), COUNTY))
     A, B, CLS = np.concatenate(seg_a), np.concatenate(seg_b), np.concatenate(seg_cls)
     # keep what is inside the town: grid edges are clipped to the town polygon
     segs = shapely.linestrings(np.stack([A, B], axis=1))
     L = np.hypot(*(B - A).T)
     D = (B - A) / L[:, None]
+    # a link meets the roads it crosses at grade (the highway passes over them)
+    link_idx = np.arange(n_before_links, n_before_links + len(links))
+    if len(link_idx):
+        others = np.flatnonzero(CLS != HIGHWAY)
+        others = others[~np.isin(others, link_idx)]
+        li, oj = shapely.STRtree(segs[others]).query(segs[link_idx], predicate="intersects")
+        for a, o in zip(link_idx[li], others[oj]):
+            x = shapely.intersection(segs[a], segs[o])
+            if x.geom_type == "Point":
+                pt = np.asarray(x.coords[0])
+                breaks.setdefault(int(a), []).append(pt)
+                breaks.setdefault(int(o), []).append(pt)
     # bridges: where a segment crosses canals or rivers (not ponds)
     bridge_iv: dict[int, list] = {}
     pairs = wtree.query(segs, predicate="intersects")
@@ -679,54 +983,178 @@ def _roads(rng, g: _Grid, farm_roads, junctions, hw_parts, wtree, water_geom, po
             out_bridge.append(any(lo <= mid <= hi for lo, hi in merged))
     oa, ob = np.array(out_a), np.array(out_b)
     ocls, obr = np.array(out_cls), np.array(out_bridge)
-    # a few deliberate small gaps (digitising errors the network step must bridge)
-    cand = np.flatnonzero((ocls == VILLAGE) & ~obr & (np.hypot(*(ob - oa).T) > 40))
-    for s in rng.choice(cand, size=min(3, len(cand)), replace=False):
-        d = (ob[s] - oa[s]) / np.hypot(*(ob[s] - oa[s]))
-        oa[s] = oa[s] + 2.0 * d
     lines = shapely.linestrings(np.stack([oa, ob], axis=1))
     # clip to the town
     within = shapely.within(lines, poly)
     clipped = lines.copy()
     clipped[~within] = shapely.intersection(lines[~within], poly)
-    keep = ~shapely.is_empty(clipped) & (shapely.length(clipped) > 1.0)
+    # drop the slivers a clip leaves where a road ends on the border
+    for i in np.flatnonzero(~within):
+        parts = shapely.get_parts(clipped[i])
+        parts = parts[(shapely.get_type_id(parts) == 1) & (shapely.length(parts) > 1.0)]
+        clipped[i] = (parts[0] if len(parts) == 1 else shapely.multilinestrings(parts)
+                      if len(parts) else shapely.LineString())
+    # (a short piece inside the town stays: it may join a bridge to a junction)
+    keep = ~shapely.is_empty(clipped) & ((shapely.length(clipped) > 1.0) | within)
     keep &= np.isin(shapely.get_type_id(clipped), (1, 5))
-    return {"geometry": clipped[keep], "cls": ocls[keep], "bridge": obr[keep]}
-
-
-def _sites(rng, town, g, cand_blocks, is_town, TL, tu, tn, V1, TR, quads, otree, block_village):
-    poly = town.polygon
-    n_target = int(rng.integers(20, 41))
-    cand = np.flatnonzero(cand_blocks)
-    pick = rng.choice(cand, size=min(len(cand), 3 * n_target), replace=False)
-    cap = rng.integers(60, 401, len(pick))
-    area = cap * 180.0
-    aspect = rng.uniform(0.7, 1.4, len(pick))
-    w = np.sqrt(area * aspect)
-    h = area / w
-    top_len = np.hypot(*(TR[pick] - TL[pick]).T)
-    room = top_len - 30 - w
-    u0 = 15 + rng.uniform(0, 1, len(pick)) * np.maximum(room, 0)
-    v0 = np.full(len(pick), _HAMLET_BAND + 6.0)
-    geoms = frame_rects(TL[pick], tu[pick], tn[pick], u0, u0 + w, v0, v0 + h)
-    ok = (room > 0) & (V1[pick] - 2 * _HAMLET_BAND > h)
-    ok &= shapely.within(geoms, quads[pick]) & shapely.contains(poly, geoms)
-    ok[otree.query(geoms, predicate="intersects")[0]] = False
-    htree = shapely.STRtree(town.homesteads["geometry"])
-    ok[htree.query(geoms, predicate="intersects")[0]] = False
-    chosen = []
-    for i in np.flatnonzero(ok):
-        if len(chosen) >= n_target:
+    geoms, cls, bridge, within = clipped[keep], ocls[keep], obr[keep], within[keep]
+    # the border cuts fragments off some roads (a road that leaves the town and comes
+    # back): pieces of village, town or county road joined to no county road go
+    # (isolated field roads stay)
+    parts, part_of = shapely.get_parts(geoms, return_index=True)
+    ends = np.round(shapely.get_coordinates(shapely.boundary(parts)), 2).reshape(-1, 2, 2)
+    graph = nx.Graph()
+    graph.add_edges_from((tuple(a), tuple(b)) for a, b in ends)
+    comp = {}
+    for c, nodes in enumerate(nx.connected_components(graph)):
+        comp.update(dict.fromkeys(nodes, c))
+    part_comp = np.array([comp[tuple(a)] for a, _ in ends], dtype=int)
+    trunk = set(part_comp[np.isin(cls[part_of], (HIGHWAY, COUNTY))].tolist())
+    stray = ~np.isin(part_comp, sorted(trunk)) & (cls[part_of] != FARM)
+    if stray.any():
+        log.debug("roads: %d border fragments of village and town roads dropped (%.0f m)",
+                  int(stray.sum()), float(shapely.length(parts[stray]).sum()))
+        kept = [parts[(part_of == i) & ~stray] for i in range(len(geoms))]
+        geoms = np.array([p[0] if len(p) == 1 else shapely.multilinestrings(p) if len(p)
+                          else shapely.LineString() for p in kept], dtype=object)
+        ok = ~shapely.is_empty(geoms)
+        geoms, cls, bridge, within = geoms[ok], cls[ok], bridge[ok], within[ok]
+    # a few deliberate small gaps (digitising errors for the network's gap report): a
+    # village road stops 6 to 9 m short of the junction it should meet -- wider than
+    # the network's 3 m snapping, so the gap is reported, and on a road that lies on a
+    # loop of the clipped network, so nothing is cut off by it
+    parts, part_of = shapely.get_parts(geoms, return_index=True)
+    ends = np.round(shapely.get_coordinates(shapely.boundary(parts)), 2).reshape(-1, 2, 2)
+    graph = nx.MultiGraph()
+    graph.add_edges_from((tuple(a), tuple(b), i) for (a, b), i in zip(ends, part_of.tolist()))
+    for _ in range(3):                  # one at a time: two gaps must not cut a piece off
+        on_bridge = {k for u, v in nx.bridges(graph) for k in graph[u][v]}
+        cand = np.flatnonzero((cls == VILLAGE) & ~bridge & within & (shapely.length(geoms) > 100))
+        cand = cand[~np.isin(cand, sorted(on_bridge))]
+        if not len(cand):
             break
-        if any(geoms[i].intersects(geoms[c]) for c in chosen):
+        s = int(rng.choice(cand))
+        a, b = shapely.get_coordinates(geoms[s])[[0, -1]]
+        d = (b - a) / np.hypot(*(b - a))
+        geoms[s] = shapely.LineString([a + rng.uniform(6.0, 9.0) * d, b])
+        graph.remove_edge(tuple(np.round(a, 2)), tuple(np.round(b, 2)), key=s)
+        graph.add_edge(("gap", s), tuple(np.round(b, 2)), key=s)
+    return {"geometry": geoms, "cls": cls, "bridge": bridge}
+
+
+#: Land a new community takes per household: a 125 m2 plot on cultivated land plus
+#: the 30 % of a site for roads, green space and public buildings (the scenario's
+#: plot standard and road and green share).
+SITE_M2_PER_HOUSEHOLD = 180.0
+#: Candidate new-community sites per town, at most.
+MAX_SITES = 40
+#: Candidate capacity aimed for, as a multiple of the town's households (drawn per
+#: town), and the least a town is given (planners offer more room than is needed).
+CAPACITY_RATIO = (1.3, 1.5)
+MIN_CAPACITY_RATIO = 1.2
+#: Households per homestead plot, for the capacity target (96 % of plots are held,
+#: by households holding 1.095 plots on average; see ``_people``).
+_HOUSEHOLDS_PER_HOMESTEAD = 0.96 / 1.095
+
+
+def _sites(rng, seed, town, g, cand_blocks, is_town, fr, quads, otree, hamlets, hamlet_edge,
+           protected, basic_block):
+    """Candidate new-community sites, and one or two blocks of town apartments.
+
+    A candidate site is where planners would put one: on a field along a road
+    (the block's edge, with no canal between), next to an existing hamlet on
+    the same road, off water, off the rivers' red line and flood zones and on
+    ground above the flood-zone depth, clear of houses and roads. Sites are
+    drawn (60 to 400 households each) until their capacity reaches 1.3 to 1.5
+    times the town's households, at most :data:`MAX_SITES` of them, the roomiest
+    stretches of road first and each site's size drawn around the mean capacity
+    still needed. Sites avoid
+    basic farmland by construction (the strips under them are general farmland);
+    the first site found on a block of basic farmland keeps it, so each town has
+    one candidate the suitability check must flag (``on_basic_farmland``).
+    """
+    poly = town.polygon
+    n_households = _HOUSEHOLDS_PER_HOMESTEAD * len(town.homesteads["geometry"])
+    target = rng.uniform(*CAPACITY_RATIO) * n_households
+    htree = shapely.STRtree(town.homesteads["geometry"])
+    rtree = shapely.STRtree(town.roads["geometry"])
+    ptree = shapely.STRtree(np.asarray(protected, dtype=object)) if len(protected) else None
+    k, j = fr["k"], fr["j"]
+    # anchors: the free stretch of road either side of each hamlet along a block edge
+    # that has a road (no canal between), up to the next hamlet or the block's end
+    edges: dict[tuple, list] = {}
+    for h, e in zip(hamlets, hamlet_edge):
+        if e != 2 and cand_blocks[h[0]]:
+            edges.setdefault((h[0], e), []).append((h[8][0], h[8][1]))
+    anchors = []
+    for (b, e), spans in sorted(edges.items()):
+        if e == 0:
+            road = g.yr[j[b], k[b]] >= 0 and not fr["has_yc"][b]
+            origin, u, n = fr["BL"][b], fr["fu"][b], fr["fn"][b]
+            length = float(np.hypot(*(fr["BR"][b] - fr["BL"][b])))
+        else:
+            road = g.yr[j[b] + 1, k[b]] >= 0
+            origin, u, n = fr["TL"][b], fr["tu"][b], fr["tn"][b]
+            length = float(np.hypot(*(fr["TR"][b] - fr["TL"][b])))
+        if not road:
             continue
-        chosen.append(i)
-    chosen = np.array(chosen, dtype=int)
-    out_geom = list(geoms[chosen])
+        spans = sorted(spans)
+        for i, (s0, s1) in enumerate(spans):
+            right_end = spans[i + 1][0] - 12.0 if i + 1 < len(spans) else length - 15.0
+            left_end = spans[i - 1][1] + 12.0 if i > 0 else 15.0
+            anchors.append((b, origin, u, n, s1, right_end, 1))
+            anchors.append((b, origin, u, n, s0, left_end, -1))
+    # the roomiest stretches first (planners look for room), in a random order among equals
+    room_cap = np.array([min(400.0, abs(a[5] - a[4]) * min(240.0, 0.44 * fr["V"][a[0]])
+                             / SITE_M2_PER_HOUSEHOLD) for a in anchors])
+    order = np.argsort(-room_cap * rng.uniform(0.35, 1.0, len(anchors)), kind="stable")
+    chosen, caps, blocks = [], [], []
+    total = 0.0
+    for i in order:
+        if len(chosen) >= MAX_SITES or total >= target:
+            break
+        b, origin, u, n, edge_u, far_u, side = anchors[i]
+        need = (target - total) / (MAX_SITES - len(chosen))    # mean capacity still needed
+        cap = int(np.clip(need * rng.uniform(0.5, 1.5), 60, 400))
+        aspect = rng.uniform(1.0, 2.2)                # along the road / depth
+        gap = rng.uniform(12.0, 30.0)
+        room = (far_u - edge_u) * side - gap          # free length along the road
+        max_depth = min(240.0, 0.44 * fr["V"][b])
+        area = cap * SITE_M2_PER_HOUSEHOLD
+        w = np.sqrt(area * aspect)
+        depth = area / w
+        if depth > max_depth:
+            depth, w = max_depth, area / max_depth
+        if w > room:
+            w = room
+            depth = min(max_depth, area / max(w, 1.0))
+        for _attempt in range(3):
+            cap = int(w * depth / SITE_M2_PER_HOUSEHOLD)
+            if cap < 60:
+                break
+            u0 = edge_u + gap if side > 0 else edge_u - gap - w
+            geom = frame_rects(origin, u, n, u0, u0 + w, 2.0, 2.0 + depth)
+            if (shapely.within(geom, quads[b]) and shapely.contains(poly, geom)
+                    and _site_is_clear(geom, seed, otree, htree, rtree, ptree, chosen)):
+                chosen.append(geom)
+                caps.append(min(cap, 400))
+                blocks.append(b)
+                total += caps[-1]
+                break
+            w, depth = w * 0.8, depth * 0.9
+    blocks = np.array(blocks, dtype=int)
+    on_basic = np.zeros(len(chosen), bool)
+    basic_sites = np.flatnonzero(basic_block[blocks]) if len(blocks) else []
+    if len(basic_sites):
+        on_basic[basic_sites[0]] = True
+    if total < MIN_CAPACITY_RATIO * n_households:
+        log.warning("town %s: candidate sites hold %d households, less than %.1f times the "
+                    "town's %d", town.name, int(total), MIN_CAPACITY_RATIO, int(n_households))
+    out_geom = list(chosen)
     out_kind = ["new_community"] * len(chosen)
-    out_cap = list(cap[chosen])
-    out_cost = list(np.round((1.2e6 + cap[chosen] * 1.5e4 * rng.uniform(0.85, 1.15, len(chosen)))
-                             / 1000) * 1000)
+    out_cap = list(caps)
+    out_cost = list(np.round((1.2e6 + np.array(caps) * 1.5e4
+                              * rng.uniform(0.85, 1.15, len(caps))) / 1000) * 1000)
     # town apartments: 1-2 blocks of flats beside the seat
     tb = np.flatnonzero(is_town & shapely.within(quads, poly))
     tb = tb[np.argsort(np.hypot(*(town.blocks["centre"][tb] - g.seat).T), kind="stable")]
@@ -736,9 +1164,11 @@ def _sites(rng, town, g, cand_blocks, is_town, TL, tu, tn, V1, TR, quads, otree,
         if placed >= n_apt:
             break
         c = shapely.get_coordinates(shapely.centroid(quads[b]))[0]
-        u, n = tu[b], -tn[b]
+        u, n = fr["tu"][b], -fr["tn"][b]
         geom = frame_rects(c - 55 * u - 45 * n, u, n, 0.0, 110.0, 0.0, 90.0)
         if not geom.within(quads[b]) or otree.query(geom, predicate="intersects").size:
+            continue
+        if ptree is not None and ptree.query(geom, predicate="intersects").size:
             continue
         out_geom.append(geom)
         out_kind.append("town_apartments")
@@ -747,7 +1177,27 @@ def _sites(rng, town, g, cand_blocks, is_town, TL, tu, tn, V1, TR, quads, otree,
         out_cost.append(float(np.round(rng.uniform(6e6, 12e6) / 1000) * 1000))
         placed += 1
     return {"geometry": np.array(out_geom, dtype=object), "kind": out_kind,
-            "capacity": out_cap, "cost": out_cost}
+            "capacity": out_cap, "cost": out_cost,
+            "on_basic_farmland": np.r_[on_basic, np.zeros(placed, bool)]}
+
+
+def _site_is_clear(geom, seed, otree, htree, rtree, ptree, chosen) -> bool:
+    """Off water, the highway and links, houses, roads, protected land and low ground."""
+    if otree.query(geom, predicate="intersects").size:
+        return False
+    if htree.query(geom, predicate="dwithin", distance=5.0).size:
+        return False
+    if rtree.query(geom, predicate="dwithin", distance=3.0).size:
+        return False
+    if ptree is not None and ptree.query(geom, predicate="dwithin", distance=5.0).size:
+        return False
+    if any(shapely.dwithin(geom, c, 30.0) for c in chosen):
+        return False
+    # ground above the flood-zone depth at the corners and the middle
+    c = shapely.get_coordinates(geom)[:4]
+    pts = np.r_[c, c.mean(axis=0, keepdims=True), (c + c.mean(axis=0)) / 2]
+    z = _raster.smooth_elevation(seed, pts[:, 0], pts[:, 1])
+    return bool((z >= _raster.DESIGN_FLOOD_LEVEL - _raster.FLOOD_ZONE_DEPTH + 0.05).all())
 
 
 def _facilities(rng, town, g, is_town, quads, dseat):

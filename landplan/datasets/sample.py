@@ -6,6 +6,11 @@ suite checks that it still is. In an installed package without the
 repository's ``data/`` folder, it is generated once into the cache
 (``$LANDPLAN_CACHE``, else ``~/.cache/landplan``).
 
+A cached district can never be stale: its folder is named after the generator
+version *and* a hash of the generator's source files
+(:func:`generator_fingerprint`), so any change to the generator -- bumped
+version or not -- makes the next :func:`district_path` generate afresh.
+
 Examples
 --------
 >>> p = sample_path()
@@ -18,6 +23,7 @@ Examples
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import shutil
@@ -40,6 +46,7 @@ __all__ = [
     "SAMPLE_TOWNS",
     "cache_dir",
     "district_path",
+    "generator_fingerprint",
     "load_sample_layers",
     "read_layers",
     "sample_dir",
@@ -50,10 +57,59 @@ __all__ = [
 #: The sample: town T01 (新丰镇) of the district generated with seed 2008.
 SAMPLE_SEED = 2008
 SAMPLE_TOWNS = 1
-#: Bumped whenever the generator's output changes (names the cache folders).
-GENERATOR_VERSION = 1
+#: Bumped whenever the generator's output changes on purpose (names the cache
+#: folders, with :func:`generator_fingerprint`). 2: towns joined by county roads,
+#: candidate sites off basic farmland with capacity for every household.
+GENERATOR_VERSION = 2
 
-_REPO_SAMPLE = Path(__file__).resolve().parents[2] / "data" / "sample"
+_PACKAGE = Path(__file__).resolve().parents[1]
+_REPO_SAMPLE = _PACKAGE.parent / "data" / "sample"
+
+
+def _generator_sources() -> list[Path]:
+    """The files whose content decides what the generator makes."""
+    return sorted(_PACKAGE.joinpath("datasets").glob("*.py")) + [
+        _PACKAGE / "schema.py", _PACKAGE / "units.py"]
+
+
+def generator_fingerprint(paths=None) -> str:
+    """A short hash of the generator's source files (names the cache folders).
+
+    Parameters
+    ----------
+    paths : list of path, optional
+        Files to hash (default: every module of :mod:`landplan.datasets`, and
+        :mod:`landplan.schema` and :mod:`landplan.units`, which fix the
+        layers' columns and the CRS).
+
+    Returns
+    -------
+    str
+        12 hexadecimal digits; any change to any of the files changes it.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> f = pathlib.Path(tempfile.mkdtemp()) / "gen.py"
+    >>> _ = f.write_text("x = 1")
+    >>> a = generator_fingerprint([f])
+    >>> _ = f.write_text("x = 2")
+    >>> len(a), a != generator_fingerprint([f])
+    (12, True)
+    """
+    h = hashlib.sha256()
+    for path in (_generator_sources() if paths is None else [Path(p) for p in paths]):
+        h.update(path.name.encode() + b"\0")
+        try:
+            h.update(path.read_bytes())
+        except OSError:
+            h.update(b"<missing>")
+        h.update(b"\0")
+    return h.hexdigest()[:12]
+
+
+def _cache_name(kind: str) -> str:
+    return f"{kind}-v{GENERATOR_VERSION}-{generator_fingerprint()}"
 
 
 def cache_dir() -> Path:
@@ -65,11 +121,11 @@ def cache_dir() -> Path:
 def write_sample(out_dir) -> Path:
     """Write the sample into ``out_dir``: town T01 of seed 2008, kept small.
 
-    No spatial index in the GeoPackage and no raster overviews; otherwise the
-    same as :func:`~landplan.datasets.write_district`.
+    No spatial index in the GeoPackage, no raster overviews and the strongest
+    DEFLATE level; otherwise the same as :func:`~landplan.datasets.write_district`.
     """
     return write_district(out_dir, n_towns=SAMPLE_TOWNS, seed=SAMPLE_SEED, spatial_index=False,
-                          overviews=False)
+                          overviews=False, zlevel=9)
 
 
 def _generate_once(target: Path, make) -> Path:
@@ -96,7 +152,7 @@ def sample_dir() -> Path:
     """The folder of the sample: the repository's ``data/sample``, else the cache."""
     if (_REPO_SAMPLE / "project.gpkg").exists():
         return _REPO_SAMPLE
-    target = cache_dir() / f"sample-v{GENERATOR_VERSION}"
+    target = cache_dir() / _cache_name("sample")
     log.info("no bundled sample; generating it into %s", target)
     return _generate_once(target, write_sample)
 
@@ -113,6 +169,12 @@ def district_path(n_towns: int | None = None, seed: int = 2008, *, scale="distri
                   progress: bool = False) -> Path:
     """Path of a generated district's GeoPackage, generating and caching it once.
 
+    The cache folder (under :func:`cache_dir`) is named after the number of
+    towns, the seed, :data:`GENERATOR_VERSION` and
+    :func:`generator_fingerprint`, so a changed generator never hands back a
+    district it made before the change. Folders of earlier generators are left
+    in place (delete them to free the space).
+
     Parameters
     ----------
     n_towns : int, optional
@@ -121,9 +183,11 @@ def district_path(n_towns: int | None = None, seed: int = 2008, *, scale="distri
         Generator seed.
     scale : {"town", "district"} or int
         See :func:`landplan.datasets.resolve_n_towns`.
+    progress : bool
+        Show a progress bar while generating.
     """
     n = resolve_n_towns(scale, n_towns)
-    target = cache_dir() / f"district-n{n}-s{seed}-v{GENERATOR_VERSION}"
+    target = cache_dir() / _cache_name(f"district-n{n}-s{seed}")
     _generate_once(target, lambda d: write_district(d, n_towns=n, seed=seed, progress=progress))
     return target / "project.gpkg"
 
