@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from test_consolidate_model import brute_force, check_plan
 
 from landplan.consolidate import ConsolidationModel, heuristic_plan
 from landplan.consolidate._instances import random_instance, synthetic_district
-from landplan.consolidate.heuristic import _knapsack, improve_lns, solve_instance
-
-from test_consolidate_model import brute_force, check_plan
+from landplan.consolidate.heuristic import _knapsack, solve_instance
+from landplan.consolidate.lns import improve_lns
 
 
 @pytest.mark.parametrize("seed", range(12))
@@ -70,6 +70,6 @@ def test_lns_never_worse():
     model = synthetic_district(1, 60, 8, modes=["full"], seed=7)
     inst = model._inst
     a = solve_instance(inst, 2)
-    b = improve_lns(inst, a, 3, cluster=3, sub_time=1)
+    b = improve_lns(inst, a, 3, size=3, sub_time=1)
     assert inst.violations(b) == []
     assert inst.objective(b) <= inst.objective(a) + 1e-6

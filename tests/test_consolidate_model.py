@@ -9,8 +9,7 @@ import pandas as pd
 import pytest
 from scipy import sparse
 
-from landplan.consolidate import TOTAL, ConsolidationModel, GroupRule
-from landplan.consolidate import _formulation
+from landplan.consolidate import TOTAL, ConsolidationModel, GroupRule, _formulation
 from landplan.consolidate._instances import random_instance, synthetic_district
 from landplan.errors import InfeasibleError
 
@@ -183,9 +182,9 @@ def test_heuristic_answer_when_solver_finds_nothing(monkeypatch):
         return _formulation.ComponentResult(assign=None, objective=float("inf"), bound=-np.inf,
                                             status="Time limit reached", source="highs",
                                             time_s=0.0)
-    monkeypatch.setattr("landplan.consolidate.model.solve_highs", no_plan)
+    monkeypatch.setattr("landplan.consolidate._pipeline.solve_highs", no_plan)
     model = synthetic_district(1, 40, 6, modes=["full"], seed=2)
-    plan = model.solve(time_limit=5, warm_start=False)
+    plan = model.solve(time_limit=5, warm_start=False, workers=1)
     assert plan.proof.status == "heuristic"
     assert not plan.proven
     assert np.isinf(plan.proof.gap)

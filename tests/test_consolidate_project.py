@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
+from test_consolidate_model import check_plan
 
 from landplan.consolidate import TOTAL, ConsolidationModel, compare_scenarios
 from landplan.consolidate.from_project import example_inputs
+from landplan.errors import ValidationError
 from landplan.scenario import load_scenario
-
-from test_consolidate_model import check_plan
 
 
 @pytest.fixture
@@ -97,3 +96,83 @@ def test_compare_scenarios(inputs):
     assert t.loc["min 40", "cost"] <= t.loc["penalty 300k", "cost"] + 1e-6
     assert np.isfinite(t.loc["penalty 300k", "saving_quota_mu"])
     assert t.loc["penalty 300k", "households_moved"] > 0
+
+
+# --------------------------------------------------------------------------- the sample
+@pytest.fixture(scope="module")
+def sample():
+    from landplan.datasets import sample_path
+    from landplan.project import Project
+
+    return Project.read(sample_path())
+
+
+@pytest.fixture(scope="module")
+def sample_inputs(sample):
+    """The sample's hamlets and road distances, derived once for the module."""
+    from landplan.consolidate.from_project import distances_from_project, hamlets_from_project
+
+    scenario = load_scenario()
+    hamlets = hamlets_from_project(sample, scenario)
+    return hamlets, distances_from_project(sample, hamlets, scenario)
+
+
+def test_sample_hamlets_and_distances_are_derived(sample, sample_inputs):
+    hamlets, dm = sample_inputs
+    scenario = load_scenario()
+    limit = scenario.max_distance_m
+    model = ConsolidationModel.from_project(sample, scenario)
+    inst = model._inst
+    # every hamlet of the survey is an origin, every site a destination
+    assert sorted(model.origin_ids) == sorted(hamlets["hamlet_id"])
+    assert sorted(model.destination_ids) == sorted(sample["sites"]["site_id"])
+    # the model keeps only pairs within the limit; the diagnosis keeps the longer ones
+    assert inst.npairs > 0 and inst.pdist.max() <= limit
+    assert len(inst.far_po) > 0
+    assert limit < inst.far_dist.min() and inst.far_dist.max() <= 2 * limit
+    within = dm.long[dm.long["distance_m"] <= limit]
+    assert inst.npairs == len(within)
+    # the same model as with the inputs given explicitly
+    given = ConsolidationModel.from_project(sample, scenario, hamlets=hamlets, distances=dm)
+    assert given.n_pairs == model.n_pairs
+    np.testing.assert_allclose(np.sort(given._inst.pc), np.sort(inst.pc))
+
+
+def test_sample_plan_accounts_for_every_household(sample, sample_inputs):
+    hamlets, dm = sample_inputs
+    model = ConsolidationModel.from_project(sample, load_scenario(), hamlets=hamlets,
+                                            distances=dm)
+    plan = model.solve(time_limit=15, gap=1e-2)
+    check_plan(model, plan)
+    assert plan.summary.loc[TOTAL, "households"] == hamlets["households"].sum()
+    assert plan.summary.loc[TOTAL, "households_moved"] > 0      # a full-start town moves
+    assert (plan.moves["distance"] <= load_scenario().max_distance_m).all()
+    if plan.proof.status == "optimal":
+        assert plan.proof.gap <= 1e-2
+    else:
+        assert not plan.proven
+
+
+def test_sample_short_limit_is_diagnosed_with_a_longer_one(sample, sample_inputs):
+    """Within 200 m no site of the sample can gather 50 households; the distances derived
+    to twice the limit let the diagnosis name a longer limit that helps."""
+    hamlets, _ = sample_inputs
+    scenario = load_scenario().replace(**{"sites.max_relocation_distance_m": 200.0})
+    model = ConsolidationModel.from_project(sample, scenario, hamlets=hamlets)
+    assert 200.0 < model._inst.far_dist.min() and model._inst.far_dist.max() <= 400.0
+    finding = model.diagnose().set_index("rule").loc["no_site_can_start"]
+    assert finding["severity"] == "warning"           # a full-start town may stay
+    assert finding["scope"] == "新丰镇"
+    assert "sites.max_relocation_distance_m) to 500" in finding["fix"]
+    plan = model.solve(time_limit=10)
+    assert plan.summary.loc[TOTAL, "households_moved"] == 0
+
+
+def test_missing_layers_for_derived_inputs_are_named():
+    project, hamlets, _ = example_inputs()
+    with pytest.raises(ValidationError) as err:       # no homesteads to derive hamlets from
+        ConsolidationModel.from_project(project, load_scenario())
+    assert err.value.problems[0].layer == "hamlets"
+    with pytest.raises(ValidationError) as err:       # no roads for the distances
+        ConsolidationModel.from_project(project, load_scenario(), hamlets=hamlets)
+    assert err.value.problems[0].layer == "roads"

@@ -8,6 +8,11 @@ can meet the rules.
 
 - :class:`ConsolidationModel` -- the model (``from_cost_matrix``, ``from_project``,
   ``solve``, ``diagnose``); its docstring writes out the formulation.
+- :mod:`.from_project` -- hamlets (:mod:`landplan.survey`) and road distances
+  (:mod:`landplan.network`) from a project, costs from the scenario.
+- :mod:`.lns` -- large-neighbourhood search (re-solving a few sites at a time with HiGHS).
+- ``_pipeline`` / ``_schedule`` -- how a component is solved (starts, HiGHS, search) and
+  how the time and the cores are shared among components (worker processes).
 - :class:`ConsolidationPlan`, :class:`Proof` -- the plan as DataFrames and the proof.
 - :class:`GroupRule` -- count rules over groups of hamlets (pilot villages).
 - :func:`heuristic_plan` -- greedy plus local search (also the MILP's warm start).

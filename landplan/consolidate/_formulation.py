@@ -216,6 +216,21 @@ def build(inst: Instance, formulation: str = "strong") -> MatrixModel:
                   np.full(len(gl), -np.inf), np.zeros(len(gl)), "group_participates")
             block(np.zeros(len(gl)), [zc for _, zc in gl], np.ones(len(gl)),
                   [rule.min_groups], [rule.max_groups], "group_count")
+            if strong:
+                # a group takes part only if a site it reaches starts:
+                # sum_{j in N(g)} y_j >= z_g; and with a minimum of groups, some site
+                # the rule's origins reach starts: sum_{j in N(r)} y_j >= 1
+                for g, zc in gl:
+                    reach = np.unique(pd[sel][g_of[sel] == g])
+                    if not len(reach):
+                        continue
+                    block(np.zeros(len(reach) + 1), np.concatenate([nx + reach, [zc]]),
+                          np.concatenate([np.ones(len(reach)), [-1.0]]), [0.0], [np.inf],
+                          "group_site")
+                reach = np.unique(pd[sel])
+                if rule.min_groups >= 1 and len(reach):
+                    block(np.zeros(len(reach)), nx + reach, np.ones(len(reach)), [1.0],
+                          [np.inf], "rule_site")
             # a group none of whose origins can move cannot take part
         for k, (r, g) in enumerate(groups):
             rule = inst.rules[r]
@@ -229,19 +244,24 @@ def build(inst: Instance, formulation: str = "strong") -> MatrixModel:
                        n_x=nx, n_y=m, groups=groups, row_kind=kinds)
 
 
-def to_highs(mm: MatrixModel):
-    """A ``highspy.Highs`` holding the model (all columns integer), logging off."""
+def to_highs(mm: MatrixModel, *, col_lo: np.ndarray | None = None,
+             col_hi: np.ndarray | None = None):
+    """A ``highspy.Highs`` holding the model (all columns integer), logging off.
+
+    ``col_lo``/``col_hi`` replace the model's column bounds (e.g. to fix columns).
+    """
     import highspy
 
-    h = highspy.Highs()
-    h.setOptionValue("output_flag", False)
+    from .._highs import new_highs
+
+    h = new_highs()
     lp = highspy.HighsLp()
     lp.num_col_ = mm.n_cols
     lp.num_row_ = mm.A.shape[0]
     lp.col_cost_ = mm.c
     lp.offset_ = mm.offset
-    lp.col_lower_ = mm.col_lo
-    lp.col_upper_ = mm.col_hi
+    lp.col_lower_ = mm.col_lo if col_lo is None else col_lo
+    lp.col_upper_ = mm.col_hi if col_hi is None else col_hi
     inf = highspy.kHighsInf
     lp.row_lower_ = np.where(np.isneginf(mm.row_lo), -inf, mm.row_lo)
     lp.row_upper_ = np.where(np.isposinf(mm.row_hi), inf, mm.row_hi)
@@ -275,12 +295,48 @@ class ComponentResult:
 
 
 def solve_highs(inst: Instance, *, formulation: str, time_limit: float, gap: float,
-                start: np.ndarray | None = None, seed: int = 0) -> ComponentResult:
-    """Solve an instance with HiGHS; report HiGHS's status, objective and dual bound."""
+                start: np.ndarray | None = None, seed: int = 0, mm: MatrixModel | None = None,
+                stall: float | None = None, stop=None, on_solution=None,
+                incoming=None, keep_going=None) -> ComponentResult:
+    """Solve an instance with HiGHS; report HiGHS's status, objective and dual bound.
+
+    Parameters
+    ----------
+    inst : Instance
+    formulation : {"strong", "textbook"}
+    time_limit, gap : float
+        HiGHS's ``time_limit`` and ``mip_rel_gap``.
+    start : numpy.ndarray, optional
+        A feasible assignment handed to HiGHS (``setSolution``).
+    seed : int
+        HiGHS's ``random_seed``.
+    mm : MatrixModel, optional
+        The model, if already built (``formulation`` is then ignored).
+    stall : float, optional
+        Interrupt the search once the root node is done and it has found nothing better
+        for this many seconds (the LNS then takes over).
+    stop : callable, optional
+        ``stop(objective, bound) -> bool``, asked during the search; True interrupts it
+        (e.g. when another worker's plan already meets the gap).
+    on_solution : callable, optional
+        Called with each improving assignment HiGHS finds and its cost.
+    incoming : callable, optional
+        ``incoming(cost) -> assignment or None``: a plan cheaper than ``cost`` (HiGHS's
+        best), found meanwhile by someone else; HiGHS is handed it during the run.
+    keep_going : callable, optional
+        ``keep_going() -> bool``; while true, ``stall`` does not apply (e.g. another
+        worker is searching the neighbourhoods meanwhile).
+
+    Returns
+    -------
+    ComponentResult
+        ``status`` is HiGHS's own model status (``"Interrupted by user"`` after a stall or
+        a stop); ``bound`` its dual bound, valid whatever the status.
+    """
     import highspy
 
     t0 = time.perf_counter()
-    mm = build(inst, formulation)
+    mm = mm if mm is not None else build(inst, formulation)
     h = to_highs(mm)
     h.setOptionValue("time_limit", float(max(time_limit, 0.01)))
     h.setOptionValue("mip_rel_gap", float(gap))
@@ -296,6 +352,41 @@ def solve_highs(inst: Instance, *, formulation: str, time_limit: float, gap: flo
             h.setSolution(sol)
         else:
             logger.debug("warm start uses a pair the model dropped; not given to HiGHS")
+    last = [t0, float("inf")]          # time of the last improvement, best objective
+
+    if incoming is not None:
+        def user_solution(e):
+            plan = incoming(last[1])
+            if plan is None:
+                return
+            v = mm.start_vector(inst, plan)
+            if v is not None:
+                e.data_in.setSolution(v)
+
+        h.cbMipUserSolution.subscribe(user_solution)
+    if stall is not None or on_solution is not None or stop is not None:
+        def improving(e):
+            last[0] = time.perf_counter()
+            last[1] = float(e.data_out.objective_function_value)
+            if on_solution is not None:
+                a = mm.assignment(inst, np.asarray(e.data_out.mip_solution))
+                on_solution(a, inst.objective(a))
+
+        def interrupt(e):
+            bound = float(e.data_out.mip_dual_bound)
+            if not np.isfinite(last[1]) or not np.isfinite(bound):
+                return
+            if stop is not None and stop(last[1], bound):
+                e.interrupt()
+            elif (stall is not None and e.data_out.mip_node_count > 0
+                  and time.perf_counter() - last[0] > stall
+                  and not (keep_going is not None and keep_going())):
+                # the root is done (its cuts and heuristics give most of the bound and
+                # the first good plans); the tree search then finds plans slowly
+                e.interrupt()
+
+        h.cbMipImprovingSolution.subscribe(improving)
+        h.cbMipInterrupt.subscribe(interrupt)
     run_status = h.run()
     status = h.getModelStatus()
     if run_status == highspy.HighsStatus.kError and status in (

@@ -56,7 +56,7 @@ def synthetic_district(n_towns: int = 5, hamlets_per_town: int = 300, sites_per_
                        *, modes=None, seed: int = 0, max_distance: float = 3000.0,
                        town_side_m: float = 8000.0, villages_per_town: int = 15,
                        apartments_per_town: int = 2, minimum: float = 50.0,
-                       costs: dict | None = None):
+                       capacity_ratio: float | None = None, costs: dict | None = None):
     """A town- or district-like :class:`ConsolidationModel` with geography.
 
     Parameters
@@ -73,6 +73,12 @@ def synthetic_district(n_towns: int = 5, hamlets_per_town: int = 300, sites_per_
         Towns are squares of this side, side by side.
     villages_per_town : int, default 15
     minimum : float, default 50
+    capacity_ratio : float, optional
+        Scale each town's site capacities so that together they hold this many times the
+        town's households (rounded to whole households). Default: as drawn (60-400 per
+        site, 200-400 per apartment block), which for 300 hamlets x 40 sites is about 0.95
+        times the demand -- every site fills, a tight packing problem. Planners offer
+        more room than needed (1.2-1.5 is realistic).
     costs : dict, optional
         Cost weights (default :data:`COSTS`).
 
@@ -123,7 +129,11 @@ def synthetic_district(n_towns: int = 5, hamlets_per_town: int = 300, sites_per_
         dtown += [tid] * sites_per_town
         dx += list(allp[:, 0] + x0)
         dy += list(allp[:, 1])
-        cap += list(rng.integers(60, 401, n_new)) + list(rng.integers(200, 401, apartments_per_town))
+        tcap = np.concatenate([rng.integers(60, 401, n_new),
+                               rng.integers(200, 401, apartments_per_town)]).astype(float)
+        if capacity_ratio is not None:
+            tcap = np.maximum(np.round(tcap * capacity_ratio * hh.sum() / tcap.sum()), minimum)
+        cap += list(tcap)
         fixed += list(rng.uniform(1.5e6, 4e6, n_new).round(-3)) + [0.0] * apartments_per_town
         low += [minimum] * n_new + [0.0] * apartments_per_town
         kind += ["new_community"] * n_new + ["town_apartments"] * apartments_per_town

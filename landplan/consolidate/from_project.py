@@ -16,6 +16,14 @@ Inputs (the contract with :mod:`landplan.survey` and :mod:`landplan.network`):
     distance); pairs not listed are not reachable. Give them to a longer cutoff than the
     scenario's limit (e.g. twice) so the diagnosis can say which longer limit would help.
 
+Given neither, they are computed from the project: the hamlets by
+:func:`landplan.survey.hamlets_from_homesteads` (homesteads, households, water, roads,
+villages), the distances along the roads by :func:`landplan.network.distance_matrix`
+(sites and hamlets attached to the road graph of :func:`landplan.network.graph_from_roads`,
+links not crossing water, within the town when the scenario keeps relocation in the town)
+up to ``diagnosis_reach`` times the scenario's limit. Only pairs within the limit enter
+the model; the longer ones serve the diagnosis.
+
 The model, per hamlet ``i`` moving ``d_i`` households (all of them, or with
 ``willing_only`` only the willing) to site ``j`` at road distance ``D_ij``:
 
@@ -49,7 +57,8 @@ from ..errors import Problem, ValidationError
 from ..units import m2_to_mu
 from ._inputs import GroupRule
 
-__all__ = ["model_from_project", "example_inputs"]
+__all__ = ["model_from_project", "hamlets_from_project", "distances_from_project",
+           "example_inputs", "DIAGNOSIS_REACH"]
 
 HAMLET_COLUMNS = ["hamlet_id", "town_id", "village_id", "households", "households_willing",
                   "homestead_area_m2", "retained"]
@@ -79,8 +88,110 @@ def _need(frame, cols, layer, problems):
     return not missing
 
 
+#: Distances are computed to this many times the scenario's limit (for the diagnosis).
+DIAGNOSIS_REACH = 2.0
+
+
+def _optional(project, name):
+    getter = getattr(project, "get", None)
+    if getter is not None:
+        return getter(name)
+    return None
+
+
+def hamlets_from_project(project, scenario, *, progress: bool = False):
+    """The project's hamlets: its ``hamlets`` layer, else derived from its homesteads.
+
+    Parameters
+    ----------
+    project : Project or mapping
+    scenario : landplan.scenario.Scenario
+    progress : bool
+        Show progress bars.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        The hamlets (see :func:`landplan.survey.hamlets_from_homesteads`).
+
+    Examples
+    --------
+    >>> from landplan.datasets import sample_path
+    >>> from landplan.project import Project
+    >>> from landplan.scenario import load_scenario
+    >>> project = Project.read(sample_path())
+    >>> h = hamlets_from_project(project, load_scenario())
+    >>> int(h["households"].sum()) <= len(project["households"])
+    True
+    """
+    layer = _optional(project, "hamlets")
+    if layer is not None:
+        return layer
+    homesteads = _optional(project, "homesteads")
+    if homesteads is None:
+        raise ValidationError([Problem(
+            "hamlets", "missing_layer", [],
+            "the project has neither hamlets nor homesteads to derive them from",
+            "add the homesteads and households layers, or pass hamlets= "
+            "(landplan.survey.hamlets_from_homesteads)")])
+    from ..survey import hamlets_from_homesteads
+
+    return hamlets_from_homesteads(homesteads, _optional(project, "households"),
+                                   water=_optional(project, "water"),
+                                   roads=_optional(project, "roads"),
+                                   villages=_optional(project, "villages"), scenario=scenario,
+                                   progress=progress)
+
+
+def distances_from_project(project, hamlets, scenario, *, reach: float = DIAGNOSIS_REACH,
+                           progress: bool = False):
+    """Road distances from the hamlets to the project's sites, to ``reach`` x the limit.
+
+    Parameters
+    ----------
+    project : Project or mapping
+        Needs ``roads`` and ``sites`` (``water`` is used when present).
+    hamlets : geopandas.GeoDataFrame
+    scenario : landplan.scenario.Scenario
+        Its ``sites.max_relocation_distance_m`` and ``sites.within_town``.
+    reach : float, default 2
+        Distances are computed up to this many times the scenario's limit.
+    progress : bool
+
+    Returns
+    -------
+    landplan.network.DistanceMatrix
+
+    Examples
+    --------
+    >>> from landplan.datasets import sample_path
+    >>> from landplan.project import Project
+    >>> from landplan.scenario import load_scenario
+    >>> project, scenario = Project.read(sample_path()), load_scenario()
+    >>> dm = distances_from_project(project, hamlets_from_project(project, scenario), scenario)
+    >>> bool(dm.long["distance_m"].max() <= 2 * scenario.max_distance_m)
+    True
+    """
+    roads = _optional(project, "roads")
+    if roads is None:
+        raise ValidationError([Problem(
+            "roads", "missing_layer", [],
+            "road distances from hamlets to sites need the roads layer",
+            "add the roads layer, or pass distances= (origin, destination, distance_m)")])
+    from ..network import distance_matrix, graph_from_roads
+
+    within = bool(scenario.sites.get("within_town", True))
+    sites = _layer(project, "sites")
+    same = "town_id" if within and "town_id" in hamlets.columns and \
+        hamlets["town_id"].notna().all() else None
+    return distance_matrix(graph_from_roads(roads), hamlets, sites,
+                           max_distance_m=reach * scenario.max_distance_m, same=same,
+                           water=_optional(project, "water"), progress=progress)
+
+
 def model_from_project(cls, project, scenario, *, hamlets=None, distances=None,
-                       willing_only: bool = False):
+                       willing_only: bool = False, diagnosis_reach: float = DIAGNOSIS_REACH,
+                       progress: bool = False):
     """Build the model (called by :meth:`ConsolidationModel.from_project`).
 
     Parameters
@@ -91,12 +202,18 @@ def model_from_project(cls, project, scenario, *, hamlets=None, distances=None,
         Holds the ``sites`` and ``towns`` layers (and ``hamlets`` if not given).
     scenario : landplan.scenario.Scenario
     hamlets : DataFrame, optional
-        Default: ``project["hamlets"]``.
-    distances : DataFrame or landplan.network.DistanceMatrix
+        Default: ``project["hamlets"]``, else derived from the project's homesteads
+        (:func:`hamlets_from_project`).
+    distances : DataFrame or landplan.network.DistanceMatrix, optional
         Long-format road distances (see the module docstring); a ``DistanceMatrix``
-        is read through its ``.long`` table.
+        is read through its ``.long`` table. Default: computed along the project's
+        roads (:func:`distances_from_project`).
     willing_only : bool, default False
         Move only the households willing to move (the rest of a moving hamlet stays).
+    diagnosis_reach : float, default 2
+        When distances are computed: up to this many times the scenario's limit.
+    progress : bool, default False
+        Show progress bars while deriving hamlets and distances.
 
     Returns
     -------
@@ -120,15 +237,13 @@ def model_from_project(cls, project, scenario, *, hamlets=None, distances=None,
     (8, 3)
     """
     problems: list[Problem] = []
-    hamlets = _layer(project, "hamlets") if hamlets is None else hamlets
     sites = _layer(project, "sites")
     towns = _layer(project, "towns")
+    if hamlets is None:
+        hamlets = hamlets_from_project(project, scenario, progress=progress)
     if distances is None:
-        raise ValidationError([Problem(
-            "distances", "missing_layer", [],
-            "road distances from hamlets to sites are needed",
-            "pass distances= (landplan.network's distance matrix in long format: origin, "
-            "destination, distance_m)")])
+        distances = distances_from_project(project, hamlets, scenario, reach=diagnosis_reach,
+                                           progress=progress)
     if hasattr(distances, "long"):       # landplan.network.DistanceMatrix
         distances = distances.long
     ok = _need(hamlets, HAMLET_COLUMNS, "hamlets", problems)

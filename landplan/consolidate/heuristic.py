@@ -489,64 +489,6 @@ def _run(inst: Instance, deadline: float, movable: np.ndarray, forced: np.ndarra
     return s
 
 
-def improve_lns(inst: Instance, assign: np.ndarray, time_limit: float, *, cluster: int = 5,
-                sub_time: float = 3.0, seed: int = 0) -> np.ndarray:
-    """Improve a feasible assignment by re-solving a few neighbouring sites at a time.
-
-    Large-neighbourhood search: for a cluster of ``cluster`` sites that share the most
-    candidate hamlets, free every hamlet that could move there and now stays or is at one
-    of them, keep the rest as they are, and solve that small MILP exactly with HiGHS
-    (started from the current plan, so it never gets worse). Sweeps over the sites until
-    a sweep finds nothing better or the time is up. Parts with count rules are returned
-    unchanged (participation couples the whole part).
-    """
-    from ._formulation import solve_highs
-
-    deadline = time.perf_counter() + time_limit
-    if any(r.binding for r in inst.rules) or inst.m < 2:
-        return assign
-    assign = assign.copy()
-    lookup = inst.pair_lookup()
-    # sites' affinity: hamlets they share
-    inc = np.zeros((inst.n, inst.m), dtype=np.float32)
-    inc[inst.po, inst.pd] = inst.demand[inst.po]
-    share = inc.T @ (inc > 0).astype(np.float32)
-    rng = np.random.default_rng(seed)
-    best = inst.objective(assign, lookup)
-    while time.perf_counter() < deadline:
-        improved = False
-        for j in rng.permutation(inst.m):
-            if time.perf_counter() > deadline:
-                break
-            sites = np.argsort(-share[j], kind="stable")[:cluster]
-            sites = np.union1d(sites, [j])
-            in_cluster = np.zeros(inst.m, dtype=bool)
-            in_cluster[sites] = True
-            reach = np.zeros(inst.n, dtype=bool)
-            reach[inst.po[in_cluster[inst.pd]]] = True
-            free = reach & ((assign == STAY) | in_cluster[np.maximum(assign, 0)] & (assign != STAY))
-            o_idx = np.flatnonzero(free)
-            if len(o_idx) == 0:
-                continue
-            sub = inst.subset(o_idx, sites, [])
-            dmap = np.full(inst.m, -1)
-            dmap[sites] = np.arange(len(sites))
-            start = np.where(assign[o_idx] == STAY, STAY, dmap[np.maximum(assign[o_idx], 0)])
-            left = deadline - time.perf_counter()
-            res = solve_highs(sub, formulation="strong", time_limit=min(sub_time, max(left, 0.05)),
-                              gap=1e-6, start=start, seed=seed)
-            if res.assign is None:
-                continue
-            if res.objective < sub.objective(start) - 1e-6 * max(1.0, abs(best)) * 1e-3:
-                new = res.assign
-                assign[o_idx] = np.where(new == STAY, STAY, sites[np.maximum(new, 0)])
-                best = inst.objective(assign, lookup)
-                improved = True
-        if not improved:
-            break
-    return assign
-
-
 def polish(inst: Instance, assign: np.ndarray, time_limit: float = 5.0) -> np.ndarray | None:
     """Local search from a given (possibly partial) assignment; None if it ends infeasible.
 

@@ -6,22 +6,20 @@ See :class:`ConsolidationModel` for the formulation.
 from __future__ import annotations
 
 import logging
-import os
-import threading
 import time
 from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pandas as pd
+from tqdm.auto import tqdm
 
 from ..errors import InfeasibleError
 from . import heuristic as _heur
-from .diagnose import elastic_findings, presolve_findings, summarise
 from ._core import STAY, Instance, gap_of
-from ._formulation import (FORMULATIONS, ComponentResult, build, lp_rounding, solve_highs,
-                           to_highs)
+from ._formulation import FORMULATIONS, ComponentResult, build, solve_highs, to_highs
 from ._inputs import GroupRule, as_labels, parse
+from ._schedule import solve_parts
+from .diagnose import elastic_findings, presolve_findings, summarise
 from .plan import TOTAL, ConsolidationPlan, Proof
 
 __all__ = ["ConsolidationModel", "GroupRule"]
@@ -70,14 +68,21 @@ class ConsolidationModel:
           \quad \text{per component } k \\
         & \sum_j x_{ij} \le z_g \;\; (i \in g), \qquad
           z_g \le \sum_{i \in g} \sum_j x_{ij}, \qquad
-          a_r \le \sum_{g \in r} z_g \le b_r
+          a_r \le \sum_{g \in r} z_g \le b_r \\
+        & \sum_{j \in N(g)} y_j \ge z_g, \qquad
+          \sum_{j \in N(r)} y_j \ge 1 \;\; \text{if } a_r \ge 1
 
-    where :math:`D_k` is the demand that must move in component :math:`k`. The rows that
-    are not in the textbook model tighten its relaxation: :math:`x_{ij} \le y_j` (the
-    disaggregated links), the reduced capacities :math:`C'_j`, the minimum with
-    coefficients :math:`\min(d_i, L_j)` (valid, since a single origin with
-    :math:`d_i \ge L_j` meets the minimum alone, and tighter than :math:`d_i`), the
-    aggregated capacity and site-count rows. Pairs an origin cannot use (:math:`d_i > C_j`)
+    where :math:`D_k` is the demand that must move in component :math:`k`, and
+    :math:`N(g)`, :math:`N(r)` the sites the origins of a group, of a rule, may move to.
+    The rows that are not in the textbook model tighten its relaxation:
+    :math:`x_{ij} \le y_j` (the disaggregated links), the reduced capacities
+    :math:`C'_j`, the minimum with coefficients :math:`\min(d_i, L_j)` (valid, since a
+    single origin with :math:`d_i \ge L_j` meets the minimum alone, and tighter than
+    :math:`d_i`), the aggregated capacity and site-count rows, and the last two rows: a
+    group takes part only through a site that starts, and a rule that needs a group needs
+    a started site. Without them the relaxation of a pilot town spreads a fraction of a
+    site over many villages and pays a fraction of its fixed cost and minimum; with them
+    the 2008 district's pilot towns are proven in seconds instead of keeping a 70 % gap. Pairs an origin cannot use (:math:`d_i > C_j`)
     and sites that can never gather :math:`L_j` are removed before the solve. The
     components of the allowed-pairs graph (towns, when relocation stays in the town) are
     independent and solved separately; their objectives and HiGHS dual bounds add up.
@@ -238,11 +243,17 @@ class ConsolidationModel:
 
     @classmethod
     def from_project(cls, project, scenario, *, hamlets=None, distances=None,
-                     willing_only: bool = False) -> "ConsolidationModel":
+                     willing_only: bool = False, diagnosis_reach: float = 2.0,
+                     progress: bool = False) -> "ConsolidationModel":
         """A model from a project's hamlets and sites, road distances and a scenario.
 
-        See :func:`landplan.consolidate.from_project.model_from_project` for the inputs
-        and the costs.
+        With no ``hamlets`` and ``distances`` given, they are derived from the project:
+        hamlets from the homesteads (:mod:`landplan.survey`), road distances along the
+        roads (:mod:`landplan.network`) up to ``diagnosis_reach`` times the scenario's
+        limit; only pairs within the limit enter the model, the longer ones tell the
+        diagnosis which longer limit would help. See
+        :func:`landplan.consolidate.from_project.model_from_project` for the inputs and
+        the costs.
 
         Examples
         --------
@@ -254,11 +265,21 @@ class ConsolidationModel:
         >>> plan = model.solve(time_limit=10)
         >>> int(plan.summary.loc["(total)", "households"]) == int(hamlets["households"].sum())
         True
+
+        From the bundled one-town sample alone (hamlets and distances derived):
+
+        >>> from landplan.datasets import sample_path
+        >>> from landplan.project import Project
+        >>> sample = Project.read(sample_path())
+        >>> model = ConsolidationModel.from_project(sample, load_scenario())
+        >>> model.n_origins > 200, model.n_destinations == len(sample["sites"])
+        (True, True)
         """
         from .from_project import model_from_project
 
         return model_from_project(cls, project, scenario, hamlets=hamlets, distances=distances,
-                                  willing_only=willing_only)
+                                  willing_only=willing_only, diagnosis_reach=diagnosis_reach,
+                                  progress=progress)
 
     # ------------------------------------------------------------------ sizes
     @property
@@ -303,8 +324,15 @@ class ConsolidationModel:
     # ------------------------------------------------------------------ solving
     def solve(self, time_limit: float = 60.0, gap: float = 1e-3, *, warm_start: bool = True,
               decompose: bool = True, formulation: str = "strong", workers: int | None = None,
-              seed: int = 0) -> ConsolidationPlan:
-        """Solve the MILP with HiGHS.
+              seed: int = 0, progress: bool = False) -> ConsolidationPlan:
+        """Solve the MILP: HiGHS for the bound, HiGHS and neighbourhood search for the plan.
+
+        Each independent component (a town, usually) is solved by
+        :func:`landplan.consolidate._pipeline.solve_component`: heuristic starts, HiGHS on
+        the strong formulation, then, while the gap is open, large-neighbourhood search
+        (:mod:`landplan.consolidate.lns`) and HiGHS again from the improved plan. The time
+        is shared by difficulty and the components run in parallel worker processes
+        (:mod:`landplan.consolidate._schedule`).
 
         Parameters
         ----------
@@ -317,18 +345,22 @@ class ConsolidationModel:
         decompose : bool, default True
             Solve the independent components separately (and in parallel).
         formulation : {"strong", "textbook"}
-            "textbook" is the weak model, for benchmarks only.
+            "textbook" is the weak model solved by HiGHS alone, for benchmarks only.
         workers : int, optional
-            Components solved at once; default: the number of CPUs.
+            Worker processes; default: the number of CPUs. Small models (under about
+            1,000 allowed pairs or 4 seconds) are solved in this process.
         seed : int
-            HiGHS's random seed.
+            HiGHS's and the search's random seed.
+        progress : bool, default False
+            Show a progress bar over the components.
 
         Returns
         -------
         ConsolidationPlan
-            ``plan.proof.status`` is "optimal" only when proven within ``gap``; when the
-            time limit ends first it is "time_limit" (the solver's best plan) or
-            "heuristic" (the solver found none; the heuristic's plan, unproven).
+            ``plan.proof.status`` is "optimal" only when proven within ``gap`` (the plan's
+            cost against HiGHS's dual bound); when the time limit ends first it is
+            "time_limit" (the best plan found, with the bound proven so far) or
+            "heuristic" (a component has no bound: the heuristic's plan, unproven).
 
         Raises
         ------
@@ -366,40 +398,22 @@ class ConsolidationModel:
                 results[k] = _no_choice(sub)
             else:
                 work.append(k)
-        sizes = {k: subs[k].npairs + subs[k].n + subs[k].m for k in work}
-        nworkers = max(1, min(workers or os.cpu_count() or 1, len(work) or 1))
-        lock = threading.Lock()
-        pending = [sum(sizes.values())]
-
-        def run(k: int) -> ComponentResult:
-            with lock:
-                remaining = deadline - time.perf_counter()
-                share = remaining * nworkers * sizes[k] / max(pending[0], 1)
-                pending[0] -= sizes[k]
-            budget = max(min(remaining, share), min(remaining, 0.5), 0.0)
-            return self._solve_part(subs[k], budget, gap, warm_start, formulation, seed)
-
-        if nworkers > 1 and len(work) > 1:
-            with ThreadPoolExecutor(nworkers) as ex:
-                for k, res in zip(work, ex.map(run, work)):
-                    results[k] = res
-        else:
-            for k in work:
-                results[k] = run(k)
-
-        # spare time: go back to the parts not yet proven, from their best plan
-        for k in sorted(work, key=lambda k: -sizes[k]):
-            res = results[k]
-            remaining = deadline - time.perf_counter()
-            if remaining < 1.0 or res.status == "Optimal" or res.assign is None or res.infeasible:
-                continue
-            again = solve_highs(subs[k], formulation=formulation, time_limit=remaining, gap=gap,
-                                start=res.assign, seed=seed + 1)
-            if again.assign is not None and again.objective < res.objective - 1e-9:
-                res.assign, res.objective, res.source = again.assign, again.objective, "highs"
-            res.bound = max(res.bound, again.bound)
-            res.status = again.status
-            res.time_s += again.time_s
+        bar = tqdm(total=len(work), disable=not progress, desc="consolidation parts",
+                   unit="part")
+        try:
+            solved = solve_parts({k: subs[k] for k in work},
+                                 time_limit=max(deadline - time.perf_counter(), 0.05), gap=gap,
+                                 formulation=formulation, warm_start=warm_start, seed=seed,
+                                 workers=workers, progress=lambda k: bar.update())
+        finally:
+            bar.close()
+        for k, res in solved.items():
+            results[k] = res
+        for k in work:
+            if results[k] is None:       # never started: the time ran out first
+                results[k] = ComponentResult(assign=None, objective=np.inf, bound=-np.inf,
+                                             status="Time limit reached", source="highs",
+                                             time_s=0.0)
 
         bad = [k for k in work if results[k].infeasible]
         if bad:
@@ -491,29 +505,6 @@ class ConsolidationModel:
         if len(bad):
             raise InfeasibleError(summarise(findings), diagnosis=findings.reset_index(drop=True))
 
-    def _solve_part(self, sub: Instance, budget: float, gap: float, warm_start: bool,
-                    formulation: str, seed: int) -> ComponentResult:
-        t0 = time.perf_counter()
-        start = None
-        if warm_start:
-            start = _heur.solve_instance(sub, time_limit=min(max(0.2, 0.1 * budget), 10.0))
-            # a second start: the LP relaxation rounded down, refilled by local search
-            lp = lp_rounding(sub, time_limit=min(max(0.2, 0.1 * budget), 10.0))
-            if lp is not None:
-                lp = _heur.polish(sub, lp, time_limit=min(max(0.2, 0.1 * budget), 10.0))
-            if lp is not None and (start is None or sub.objective(lp) < sub.objective(start)):
-                start = lp
-        left = budget - (time.perf_counter() - t0)
-        res = solve_highs(sub, formulation=formulation, time_limit=max(left, 0.05), gap=gap,
-                          start=start, seed=seed)
-        if start is not None:
-            h_obj = sub.objective(start)
-            if res.assign is None or h_obj < res.objective - 1e-9:
-                res.assign, res.objective = start, h_obj
-                res.source = "heuristic"
-        res.time_s = time.perf_counter() - t0
-        return res
-
     def _relaxed_solver(self, time_limit):
         def solve_relaxed(inst: Instance):
             res = solve_highs(inst, formulation="strong", time_limit=min(30.0, time_limit),
@@ -534,7 +525,7 @@ class ConsolidationModel:
             if statuses <= {"Optimal"}:
                 ok = g <= gap * (1 + 1e-6) + 1e-12
                 status, proven = ("optimal" if ok else "gap_not_met"), ok
-            elif any(r.source == "heuristic" for r in results):
+            elif any(not np.isfinite(r.bound) and r.source != "highs" for r in results):
                 status, proven = "heuristic", False
             elif "Time limit reached" in statuses:
                 status, proven = "time_limit", False

@@ -34,7 +34,7 @@ class Proof:
         ``"heuristic"`` when a component's plan comes from the heuristic alone (the
         solver found none in time), which proves nothing; ``"gap_not_met"`` when every
         component was proven but their sum misses the gap (costs of mixed sign).
-        Per component, the solver's own status is in ``ConsolidationPlan.components``.
+        Per component, the status is in ``ConsolidationPlan.components``.
     proven : bool
         True only for status "optimal".
     solver : str
@@ -81,9 +81,12 @@ class ConsolidationPlan:
         costs of moves, stays and sites.
     proof : Proof
     components : pandas.DataFrame
-        Per independent component: origins, destinations, the solver's own status,
-        where the plan came from (``highs``, ``heuristic``, ``no choice``), objective,
-        bound, gap, seconds.
+        Per independent component: origins, destinations, status (``"Optimal"`` when
+        its plan is proven within the requested gap, else HiGHS's last status), where
+        the plan came from (``highs``, ``lns`` -- the neighbourhood search,
+        ``heuristic``, ``shared`` -- another worker on the same component, ``no
+        choice``), objective, bound, gap, seconds of solver work (summed over the
+        worker processes that took part), branch-and-bound nodes, model size.
     diagnosis : pandas.DataFrame
         Warnings found before the solve (see :mod:`landplan.consolidate.diagnose`).
     """

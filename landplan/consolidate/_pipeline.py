@@ -1,0 +1,287 @@
+"""How one independent part of the model is solved: starts, HiGHS, neighbourhood search.
+
+The gap on these models is in finding good plans, not in the bound: the strong
+formulation's root bound is within a few hundredths of a percent of the best bound
+branch-and-bound reaches in minutes, while plans keep improving for minutes. So each
+part runs:
+
+1. *starts*: the greedy heuristic and the LP relaxation rounded and polished (the better
+   of the two goes to HiGHS);
+2. *HiGHS* on the strong model from that start, until it proves the requested gap, or
+   has done its root node (bound, cuts, its own sub-MIP heuristics) and then finds
+   nothing better for a while (``stall``);
+3. *large-neighbourhood search* (:mod:`landplan.consolidate.lns`) from the best plan,
+   until it stops finding better plans;
+4. HiGHS again from the improved plan (another seed), then the search again, and so on
+   until the deadline or until the best plan is within the gap of the best bound.
+
+When a second worker joins a part (see :mod:`landplan.consolidate._schedule`), it runs
+the search first (``search_first``) while the first runs HiGHS, and the two share a
+:class:`Board`: the best plan, its cost and the best bound. The search adopts a better
+plan found by the other worker's HiGHS, and HiGHS is handed the search's better plans
+during its run (HiGHS's user-solution callback), so neither waits for the other.
+
+A part is reported ``"Optimal"`` only when its best plan is proven within the requested
+gap by a HiGHS dual bound (any run's: each is valid). Otherwise it carries the last HiGHS
+status ("Time limit reached", ...).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import numpy as np
+
+from . import heuristic as _heur
+from ._core import Instance, gap_of
+from ._formulation import ComponentResult, build, lp_rounding, solve_highs
+from .lns import improve_lns
+
+__all__ = ["Board", "solve_component"]
+
+logger = logging.getLogger(__name__)
+
+
+class _NoLock:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+class Board:
+    """The best plan, its cost and the best bound of one part, maybe shared between processes.
+
+    Parameters
+    ----------
+    values : mutable sequence of three floats, optional
+        ``[best cost, best bound, helpers]`` (a view of a ``multiprocessing.Array`` when
+        several workers solve the part; ``helpers`` counts the workers searching the
+        part besides the first). A ``stopped`` attribute, when true, makes :meth:`met`
+        true (the caller asks every worker to stop).
+    plan : numpy.ndarray of int32, optional
+        Where the best plan is kept (a view of shared memory between processes).
+    lock : context manager, optional
+        Guards ``values`` and ``plan`` together.
+    """
+
+    def __init__(self, values=None, plan: np.ndarray | None = None, lock=None):
+        self.values = values if values is not None else [np.inf, -np.inf, 0.0]
+        self.plan = plan
+        self.lock = lock if lock is not None else _NoLock()
+
+    def get(self) -> tuple[float, float]:
+        return float(self.values[0]), float(self.values[1])
+
+    def offer(self, objective: float | None = None, bound: float | None = None,
+              assign: np.ndarray | None = None) -> None:
+        """Record a plan's cost (and the plan) if it is the best, a bound if it is the best."""
+        with self.lock:
+            if objective is not None and objective < self.values[0]:
+                self.values[0] = objective
+                if self.plan is not None and assign is not None:
+                    self.plan[:] = assign
+            if bound is not None and bound > self.values[1]:
+                self.values[1] = bound
+
+    def fetch(self, than: float) -> tuple[np.ndarray, float] | None:
+        """The shared plan and its cost, if one costs less than ``than``; else None."""
+        if self.plan is None or not self.values[0] < than - 1e-9 * max(1.0, abs(than)):
+            return None
+        with self.lock:
+            return np.asarray(self.plan, dtype=np.int64).copy(), float(self.values[0])
+
+    @property
+    def helped(self) -> bool:
+        """Whether another worker is searching this part too."""
+        return bool(self.values[2] > 0)
+
+    def join(self, count: int) -> None:
+        with self.lock:
+            self.values[2] = self.values[2] + count
+
+    def met(self, gap: float, objective: float | None = None, bound: float | None = None) -> bool:
+        """Whether the best cost and bound meet the gap (or the caller said stop)."""
+        if getattr(self.values, "stopped", False):
+            return True
+        o, b = self.get()
+        o = o if objective is None else min(o, objective)
+        b = b if bound is None else max(b, bound)
+        return bool(np.isfinite(o) and np.isfinite(b) and gap_of(o, b) <= gap)
+
+
+def solve_component(inst: Instance, *, deadline: float, gap: float, formulation: str = "strong",
+                    warm_start: bool = True, seed: int = 0, start: np.ndarray | None = None,
+                    bound: float = -np.inf, board: Board | None = None,
+                    search_first: bool = False, deadline_is_wall: bool = False,
+                    stall: float = 1.5) -> ComponentResult:
+    """Solve one part until ``deadline`` (a ``time.perf_counter()`` value) or the gap is met.
+
+    Parameters
+    ----------
+    inst : Instance
+        The part.
+    deadline : float
+        When to stop. With ``deadline_is_wall`` it is a ``time.time()`` value instead
+        (for worker processes, whose ``perf_counter`` is not the caller's).
+    gap : float
+        The requested relative gap.
+    formulation : {"strong", "textbook"}
+        "textbook" runs HiGHS alone (no search), for benchmarks.
+    warm_start : bool
+        Build the heuristic starts.
+    seed : int
+        HiGHS's and the search's seed (a second worker on the same part uses another).
+    start : numpy.ndarray, optional
+        A plan found earlier (e.g. by a first, shorter pass).
+    bound : float
+        A bound proven earlier.
+    board : Board, optional
+        Shared best plan and bound (several workers on one part help each other and stop
+        together).
+    search_first : bool
+        Begin with the neighbourhood search rather than HiGHS (a second worker).
+    stall : float
+        Seconds without a better plan, after HiGHS's root node, before the search takes
+        over from HiGHS.
+
+    Returns
+    -------
+    ComponentResult
+    """
+    t0 = time.perf_counter()
+    if deadline_is_wall:
+        deadline = t0 + (deadline - time.time())
+    budget = max(deadline - t0, 0.0)
+    board = board if board is not None else Board()
+    search = formulation == "strong"
+    mm = build(inst, formulation)
+    best, best_obj, source = None, np.inf, "highs"
+
+    def consider(assign, src) -> bool:
+        nonlocal best, best_obj, source
+        if assign is None:
+            return False
+        obj = inst.objective(assign)
+        if obj < best_obj - 1e-9 * max(1.0, abs(best_obj) if np.isfinite(best_obj) else 1.0):
+            best, best_obj, source = np.asarray(assign).copy(), obj, src
+            board.offer(objective=obj, assign=best)
+            return True
+        return False
+
+    def adopt(current: float):
+        """The other worker's plan, if better than ``current`` (and feasible)."""
+        got = board.fetch(current)
+        if got is None or len(got[0]) != inst.n or inst.violations(got[0]):
+            return None
+        return got
+
+    if start is not None and not inst.violations(start):
+        consider(start, "earlier pass")
+    board.offer(bound=bound)
+    if warm_start and best is None:
+        slice_s = min(max(0.2, 0.05 * budget), 3.0)
+        consider(_heur.solve_instance(inst, time_limit=slice_s), "heuristic")
+        if search:
+            lp = lp_rounding(inst, time_limit=slice_s)
+            if lp is not None:
+                consider(_heur.polish(inst, lp, time_limit=slice_s), "heuristic")
+    logger.debug("part of %d origins, seed %d: start %.6g at %.1f s", inst.n, seed, best_obj,
+                 time.perf_counter() - t0)
+
+    if search_first:
+        board.join(1)
+    try:
+        return _rounds(inst, mm, board, deadline, gap, formulation, seed, stall, search,
+                       search_first, best, best_obj, source, t0)
+    finally:
+        if search_first:
+            board.join(-1)
+
+
+def _rounds(inst, mm, board, deadline, gap, formulation, seed, stall, search, search_first,
+            best, best_obj, source, t0) -> ComponentResult:
+    """HiGHS rounds and searches, alternating (see the module notes)."""
+
+    def consider(assign, src) -> bool:
+        nonlocal best, best_obj, source
+        if assign is None:
+            return False
+        obj = inst.objective(assign)
+        if obj < best_obj - 1e-9 * max(1.0, abs(best_obj) if np.isfinite(best_obj) else 1.0):
+            best, best_obj, source = np.asarray(assign).copy(), obj, src
+            board.offer(objective=obj, assign=best)
+            return True
+        return False
+
+    def adopt(current: float):
+        """The other worker's plan, if better than ``current`` (and feasible)."""
+        got = board.fetch(current)
+        if got is None or len(got[0]) != inst.n or inst.violations(got[0]):
+            return None
+        return got
+
+    def run_search() -> None:
+        got = adopt(best_obj)
+        if got is not None:
+            consider(got[0], "shared")
+        if best is None:
+            return
+        improved = improve_lns(inst, best, 0.0, mm=mm, deadline=deadline,
+                               seed=seed + 7 * rounds, stop=lambda c: board.met(gap, c),
+                               on_improve=lambda a, c: board.offer(objective=c, assign=a),
+                               adopt=adopt)
+        consider(improved, "lns")
+        logger.debug("part of %d origins, seed %d: search ends at %.1f s: plan %.6g",
+                     inst.n, seed, time.perf_counter() - t0, best_obj)
+
+    def incoming(current: float):
+        got = board.fetch(current)
+        return None if got is None else got[0]
+
+    status, nodes, rounds = "Not solved", 0, 0
+    if search and search_first and best is not None:
+        run_search()
+    while not board.met(gap, best_obj):
+        left = deadline - time.perf_counter()
+        if left <= 0.05 and rounds > 0:
+            break
+        res = solve_highs(inst, formulation=formulation, time_limit=max(left, 0.05), gap=gap,
+                          start=best, seed=seed + rounds, mm=mm,
+                          stall=stall if search else None,
+                          stop=lambda o, b: board.met(gap, o, b),
+                          on_solution=lambda a, c: board.offer(objective=c, assign=a),
+                          incoming=incoming if search else None,
+                          # while another worker searches, HiGHS keeps to its tree
+                          keep_going=None if search_first else (lambda: board.helped))
+        rounds += 1
+        nodes += res.nodes
+        status = res.status
+        logger.debug("part of %d origins, seed %d: HiGHS round %d ends at %.1f s: %s, "
+                     "plan %.6g, bound %.6g", inst.n, seed, rounds, time.perf_counter() - t0,
+                     status, res.objective, res.bound)
+        if res.infeasible:
+            res.time_s = time.perf_counter() - t0
+            return res
+        board.offer(bound=res.bound)
+        consider(res.assign, "highs")
+        if status == "Optimal" or best is None or not search:
+            break
+        if board.met(gap, best_obj) or deadline - time.perf_counter() <= 0.2:
+            break
+        run_search()
+
+    got = adopt(best_obj)
+    if got is not None:
+        consider(got[0], "shared")
+    _, bound = board.get()
+    proven = best is not None and gap_of(best_obj, bound) <= gap * (1 + 1e-9) + 1e-12
+    return ComponentResult(
+        assign=best, objective=best_obj, bound=bound,
+        status="Optimal" if proven else ("Time limit reached" if status in (
+            "Interrupted by user", "Optimal", "Not solved") else status),
+        source=source, time_s=time.perf_counter() - t0, n_cols=mm.n_cols,
+        n_rows=mm.A.shape[0], nodes=nodes)
+

@@ -1,0 +1,223 @@
+"""MIP-based large-neighbourhood search: improve a plan by re-solving a few sites at a time.
+
+A classic fix-and-solve scheme on the whole model's MILP. Each step picks a
+*neighbourhood*: a seed site and the sites that share the most candidate
+hamlets with it. Every hamlet that could move to one of them is freed (it may
+stay, go to a site of the neighbourhood, or to any site already started); every
+other hamlet keeps its place, and sites outside the neighbourhood stay started
+or closed as they are. HiGHS solves that small MILP, started from the current
+plan (``setSolution``), so a step never makes the plan worse. Neighbourhoods
+grow when a sweep over every seed site finds nothing better.
+
+The search only ever returns feasible plans: each accepted plan is checked
+against every rule of the instance.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import numpy as np
+
+from ._core import STAY, Instance
+from ._formulation import MatrixModel, build, to_highs
+
+__all__ = ["improve_lns"]
+
+logger = logging.getLogger(__name__)
+
+
+class Neighbourhoods:
+    """Sites ranked by the candidate hamlets they share (the search's notion of nearness)."""
+
+    def __init__(self, inst: Instance):
+        self.inst = inst
+        inc = np.zeros((inst.n, inst.m), dtype=np.float32)
+        inc[inst.po, inst.pd] = 1.0
+        share = inc.T @ inc
+        np.fill_diagonal(share, np.inf)
+        # ties broken by position, so the order is deterministic
+        self.order = np.argsort(-share, axis=1, kind="stable")
+        self.inc = inc
+
+    def sites(self, seed_site: int, size: int, rng: np.random.Generator) -> np.ndarray:
+        """The seed and its nearest sites; one of the nearest is swapped at random for variety."""
+        near = self.order[seed_site]
+        size = min(size, self.inst.m)
+        pick = near[:size].copy()
+        if size < self.inst.m and size > 2 and rng.random() < 0.5:
+            pick[rng.integers(1, size)] = near[min(self.inst.m - 1, size + rng.integers(0, size))]
+        return np.unique(pick)
+
+    def origins(self, sites: np.ndarray, assign: np.ndarray | None = None,
+                mode: str = "reach") -> np.ndarray:
+        """Origins with a pair to any of the sites; with ``mode="repack"`` only those at
+        one of the sites or staying."""
+        reach = self.inc[:, sites].any(axis=1)
+        if mode == "repack":
+            at = np.isin(assign, sites) | (assign == STAY)
+            reach &= at
+        return np.flatnonzero(reach)
+
+
+def _fixings(mm: MatrixModel, inst: Instance, v: np.ndarray, free_sites: np.ndarray,
+             free_origins: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Column bounds that fix everything outside the neighbourhood at the current plan."""
+    lo, hi = mm.col_lo.copy(), mm.col_hi.copy()
+    nx, m = mm.n_x, mm.n_y
+    site_free = np.zeros(m, dtype=bool)
+    site_free[free_sites] = True
+    origin_free = np.zeros(inst.n, dtype=bool)
+    origin_free[free_origins] = True
+    po, pd = inst.po[mm.pairs], inst.pd[mm.pairs]
+    # a freed origin may move into the neighbourhood, keep its place, or stay home
+    x_free = origin_free[po] & (site_free[pd] | (v[:nx] > 0.5))
+    fix = ~x_free
+    lo[:nx][fix] = hi[:nx][fix] = np.round(v[:nx][fix])
+    ys = np.flatnonzero(~site_free)
+    lo[nx + ys] = hi[nx + ys] = np.round(v[nx + ys])
+    # group columns stay free: the rows tie them to the moves
+    lo = np.minimum(lo, mm.col_hi)
+    return lo, np.maximum(hi, lo)
+
+
+#: HiGHS options of the neighbourhood MILPs (tuned on the benchmark's instances).
+SUB_OPTIONS = {"mip_rel_gap": 1e-6}
+
+
+def solve_neighbourhood(mm: MatrixModel, inst: Instance, v: np.ndarray, free_sites: np.ndarray,
+                        free_origins: np.ndarray, *, time_limit: float, seed: int = 0):
+    """Solve the MILP with everything outside the neighbourhood fixed; (values, objective).
+
+    Returns ``(None, inf)`` when HiGHS found nothing (it is given the current plan, so
+    that only happens when the time is too short to read it).
+    """
+    import highspy
+
+    lo, hi = _fixings(mm, inst, v, free_sites, free_origins)
+    h = to_highs(mm, col_lo=lo, col_hi=hi)
+    h.setOptionValue("time_limit", float(max(time_limit, 0.01)))
+    for key, value in SUB_OPTIONS.items():
+        h.setOptionValue(key, value)
+    h.setOptionValue("random_seed", int(seed))
+    sol = highspy.HighsSolution()
+    sol.col_value = v.tolist()
+    sol.value_valid = True
+    h.setSolution(sol)
+    h.run()
+    info = h.getInfo()
+    if info.primal_solution_status != 2:
+        return None, float("inf")
+    values = np.asarray(h.getSolution().col_value)
+    return values, float(info.objective_function_value)
+
+
+def improve_lns(inst: Instance, assign: np.ndarray, time_limit: float, *, size: int = 3,
+                max_size: int = 8, sub_time: float = 0.5, seed: int = 0,
+                mm: MatrixModel | None = None, deadline: float | None = None,
+                stop=None, on_improve=None, adopt=None) -> np.ndarray:
+    """Improve a feasible assignment by large-neighbourhood search (see the module notes).
+
+    Parameters
+    ----------
+    inst : Instance
+        The instance (positions).
+    assign : numpy.ndarray
+        A feasible assignment (destination position per origin, -1 = stays).
+    time_limit : float
+        Seconds.
+    size : int, default 3
+        Sites per neighbourhood at first; it grows by one after a sweep over every seed
+        site without gain, up to ``max_size``; the search ends after a sweep at
+        ``max_size`` without gain.
+    max_size : int, default 8
+    sub_time : float, default 0.5
+        Seconds per neighbourhood MILP.
+    seed : int
+        Order of the sweeps and HiGHS's seed.
+    mm : MatrixModel, optional
+        The instance's strong model, if already built.
+    deadline : float, optional
+        ``time.perf_counter()`` value to stop at (overrides ``time_limit``).
+    stop : callable, optional
+        ``stop(cost) -> bool``, asked before each step; True ends the search (e.g. the
+        gap is met).
+    on_improve : callable, optional
+        Called with each better assignment and its cost.
+    adopt : callable, optional
+        ``adopt(cost) -> (assignment, cost) or None``: a better plan found meanwhile by
+        someone else (another worker); the search continues from it.
+
+    Returns
+    -------
+    numpy.ndarray
+        An assignment no worse than ``assign``, feasible.
+
+    Examples
+    --------
+    >>> from landplan.consolidate._instances import synthetic_district
+    >>> from landplan.consolidate.heuristic import solve_instance
+    >>> inst = synthetic_district(1, 40, 6, modes=["full"], seed=3)._inst
+    >>> start = solve_instance(inst, 1)
+    >>> better = improve_lns(inst, start, 3, size=3, sub_time=0.5)
+    >>> inst.violations(better), bool(inst.objective(better) <= inst.objective(start))
+    ([], True)
+    """
+    stop_at = deadline if deadline is not None else time.perf_counter() + time_limit
+    mm = mm if mm is not None else build(inst, "strong")
+    v = mm.start_vector(inst, assign)
+    if v is None or inst.m < 2:
+        return assign
+    best = np.asarray(assign).copy()
+    best_cost = inst.objective(best)
+    hoods = Neighbourhoods(inst)
+    rng = np.random.default_rng(seed)
+    max_size = max(2, min(max_size, inst.m))
+    size = max(2, min(size, max_size))
+    steps = accepted = 0
+    done = False
+    while not done and time.perf_counter() < stop_at:
+        improved = False
+        for j in rng.permutation(inst.m):
+            left = stop_at - time.perf_counter()
+            if left <= 0.02 or (stop is not None and stop(best_cost)):
+                done = True
+                break
+            if adopt is not None:
+                got = adopt(best_cost)
+                if got is not None:
+                    best, best_cost = got[0].copy(), got[1]
+                    v = mm.start_vector(inst, best)
+                    improved = True
+            sites = hoods.sites(int(j), size, rng)
+            # mostly re-pack the sites with their own and the staying hamlets; now and
+            # then also free the hamlets of other sites that could move in
+            mode = "reach" if steps % 3 == 2 else "repack"
+            origins = hoods.origins(sites, best, mode)
+            steps += 1
+            if not len(origins):
+                continue
+            values, _ = solve_neighbourhood(mm, inst, v, sites, origins,
+                                            time_limit=min(sub_time, left), seed=seed + steps)
+            if values is None:
+                continue
+            cand = mm.assignment(inst, values)
+            cost = inst.objective(cand)
+            if cost < best_cost - 1e-9 * max(1.0, abs(best_cost)):
+                bad = inst.violations(cand)
+                if bad:                      # never expected; refuse rather than trust
+                    logger.debug("LNS step gave an infeasible plan: %s", bad[0])
+                    continue
+                best, best_cost = cand, cost
+                v = mm.start_vector(inst, best)
+                improved = True
+                accepted += 1
+                if on_improve is not None:
+                    on_improve(best, best_cost)
+        if not improved and not done:
+            if size >= max_size:
+                break
+            size += 1
+    logger.debug("LNS: %d neighbourhoods, %d improvements, cost %.6g", steps, accepted, best_cost)
+    return best
