@@ -143,8 +143,11 @@ def test_sample_end_to_end():
     # footprints cover their plots
     fp = r.hamlets.set_index("hamlet_id").geometry
     plots = r.homesteads
-    inside = shapely.covers(fp.loc[plots["hamlet_id"]].to_numpy(), plots.geometry.to_numpy())
-    assert inside.all()
+    hulls, geoms = fp.loc[plots["hamlet_id"]].to_numpy(), plots.geometry.to_numpy()
+    inside = shapely.covers(hulls, geoms)
+    # a union's floating-point noise may leave a vertex 1e-9 m outside: no area is uncovered
+    uncovered = shapely.area(shapely.difference(geoms[~inside], hulls[~inside]))
+    assert (uncovered < 1e-6).all(), uncovered.max()
     # the same input gives the same ids
     again = survey_project(p)
     assert again.hamlets["hamlet_id"].tolist() == r.hamlets["hamlet_id"].tolist()
