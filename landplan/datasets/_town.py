@@ -37,6 +37,7 @@ hamlets (hundreds), never over parcels.
 
 from __future__ import annotations
 
+import itertools
 import logging
 from dataclasses import dataclass, field
 
@@ -272,12 +273,10 @@ def _connect_grid(g: _Grid, poly, terminals, hole_centre=None,
     joined too: the nodes where links to the highway and to neighbouring towns
     arrive.
     """
-    import heapq
-
     K, J = g.K, g.J
     nodes = g.nodes
     inside = shapely.contains_xy(poly, nodes[..., 0], nodes[..., 1]).ravel()
-    # every grid edge: (kind, array index) with kind 0 = x-edge xr[k, j], 1 = y-edge yr[j, k]
+    # every grid edge, by its end nodes (k * J + j); kind 0 = x-edge xr[k, j], 1 = y-edge yr[j, k]
     kx, jx = np.meshgrid(np.arange(K), np.arange(J - 1), indexing="ij")
     jy, ky = np.meshgrid(np.arange(J), np.arange(K - 1), indexing="ij")
     kx, jx, jy, ky = kx.ravel(), jx.ravel(), jy.ravel(), ky.ravel()
@@ -288,98 +287,61 @@ def _connect_grid(g: _Grid, poly, terminals, hole_centre=None,
     flat = nodes.reshape(-1, 2)
     segs = shapely.linestrings(np.stack([flat[eu], flat[ev]], axis=1))
 
-    def cls_of(e):
-        return (g.xr if kind[e] == 0 else g.yr)[ia[e], ib[e]]
-
     def set_cls(e, c):
         (g.xr if kind[e] == 0 else g.yr)[ia[e], ib[e]] = c
 
-    road = np.array([cls_of(e) >= 0 for e in range(len(eu))])
-    both = inside[eu] & inside[ev]
-    within = both & shapely.within(segs, poly)
+    road = np.r_[g.xr[kx, jx], g.yr[jy, ky]] >= 0
+    within = inside[eu] & inside[ev] & shapely.within(segs, poly)
     # corner clips: a road edge with both nodes outside the town
     clip = road & ~inside[eu] & ~inside[ev] & shapely.intersects(segs, poly)
     for e in np.flatnonzero(clip):
         set_cls(e, NOROAD)
     road &= ~clip
-    length = shapely.length(segs)
     free = within & ~road
     if hole_centre is not None:
         free &= segment_point_distance(flat[eu], flat[ev], hole_centre) > hole_radius
-
-    parent = np.arange(K * J)
-
-    def find(x):
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
-    def union(a, b):
-        ra, rb = find(a), find(b)
-        if ra != rb:
-            parent[max(ra, rb)] = min(ra, rb)
-
-    for e in np.flatnonzero(road & within):
-        union(eu[e], ev[e])
-    adj: dict[int, list] = {}
-    for e in np.flatnonzero((road & within) | free):
-        w = 0.0 if road[e] else float(length[e])
-        adj.setdefault(int(eu[e]), []).append((int(ev[e]), e, w))
-        adj.setdefault(int(ev[e]), []).append((int(eu[e]), e, w))
-    # nodes that carry a road (or must be reached)
-    needed = set()
-    for e in np.flatnonzero(road):
-        needed.update(int(x) for x in (eu[e], ev[e]) if inside[x])
-    needed.update(int(k) * J + int(j) for k, j in terminals)
+    # roads cost nothing to follow, a road-less edge its length
+    graph = nx.Graph()
+    graph.add_edges_from((int(eu[e]), int(ev[e]), {"e": int(e), "weight": 0.0 if road[e] else
+                                                    float(shapely.length(segs[e]))})
+                         for e in np.flatnonzero((road & within) | free))
+    needed = {int(x) for e in np.flatnonzero(road) for x in (eu[e], ev[e]) if inside[x]}
+    needed |= {int(k) * J + int(j) for k, j in terminals}
     seat = int(g.ks) * J + int(g.js)
+    graph.add_nodes_from(needed | {seat})
+
+    def pieces():
+        on_road = nx.Graph()
+        on_road.add_nodes_from(graph)
+        on_road.add_edges_from((u, v) for u, v, w in graph.edges(data="weight") if w == 0.0)
+        return [c for c in nx.connected_components(on_road) if c & needed or seat in c]
+
     added = removed = 0
-    for x in sorted(needed):
-        if find(x) == find(seat):
-            continue
-        comp = find(x)
-        start = [y for y in sorted(needed) if find(y) == comp]
-        dist = {y: 0.0 for y in start}
-        prev: dict[int, tuple] = {}
-        heap = [(0.0, y) for y in start]
-        heapq.heapify(heap)
-        hit = None
-        while heap:
-            dd, y = heapq.heappop(heap)
-            if dd > dist.get(y, np.inf):
-                continue
-            if find(y) == find(seat):
-                hit = y
-                break
-            for z, e, w in adj.get(y, ()):
-                nd = dd + w
-                if nd < dist.get(z, np.inf) - 1e-9:
-                    dist[z] = nd
-                    prev[z] = (y, e)
-                    heapq.heappush(heap, (nd, z))
-        if hit is None:
+    while True:
+        main = next(c for c in pieces() if seat in c)
+        rest = sorted((c for c in pieces() if seat not in c and c & needed), key=min)
+        if not rest:
+            break
+        piece = rest[0]
+        dist, path = nx.multi_source_dijkstra(graph, piece)
+        reach = sorted((dist[n], n) for n in main if n in dist)
+        if not reach:
             # cut off (behind the boat-only area): the piece's roads go
             for e in np.flatnonzero(road):
-                if any(inside[v] and find(v) == comp for v in (eu[e], ev[e])):
+                if int(eu[e]) in piece or int(ev[e]) in piece:
                     set_cls(e, NOROAD)
                     road[e] = False
                     removed += 1
+            graph.remove_nodes_from(piece - {seat})
+            needed -= piece
             continue
-        y = hit
-        while y in prev:
-            y0, e = prev[y]
-            if not road[e]:
-                set_cls(e, VILLAGE)
-                road[e] = True
+        for u, v in itertools.pairwise(path[reach[0][1]]):
+            edge = graph.edges[u, v]
+            if edge["weight"] > 0.0:
+                set_cls(edge["e"], VILLAGE)
+                road[edge["e"]] = True
+                edge["weight"] = 0.0
                 added += 1
-                for lst in (adj[int(eu[e])], adj[int(ev[e])]):
-                    for i, (z, ee, _w) in enumerate(lst):
-                        if ee == e:
-                            lst[i] = (z, ee, 0.0)
-            union(eu[e], ev[e])
-            y = y0
-        for y in start:
-            union(y, seat)
     log.debug("grid roads: %d edges added to join pieces, %d removed, %d corner clips removed",
               added, removed, int(clip.sum()))
 
@@ -975,7 +937,7 @@ def _roads(rng, g: _Grid, farm_roads, junctions, hw_parts, hw_join, links, wtree
                 ts.append(p)
             elif p[0] >= L[s] - 1e-9:
                 ts[-1] = p
-        for (t0, p0), (t1, p1) in zip(ts[:-1], ts[1:]):
+        for (t0, p0), (t1, p1) in itertools.pairwise(ts):
             mid = (t0 + t1) / 2
             out_a.append(p0)
             out_b.append(p1)
