@@ -19,7 +19,7 @@ Instances
   from the town's layers alone: hamlets from the homestead survey, road distances along
   the generated roads (bridges, canals). 30 s, 0.1 %.
 * ``district-generated``: the whole generated district (5 towns: 3 full start, 2 pilot with
-  1-2 villages; ~1,500 hamlets, 153 sites of which the town apartments have no minimum),
+  1-2 villages; ~1,500 hamlets, ~200 sites of which the town apartments have no minimum),
   ``from_project`` on the whole project. 60 s, 0.5 %. The time to derive hamlets and
   distances is reported apart (it is not part of the solve).
 

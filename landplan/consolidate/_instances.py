@@ -16,8 +16,8 @@ from ._inputs import GroupRule
 
 __all__ = ["random_instance", "synthetic_district"]
 
-#: The 2008 scenario's cost weights (yuan); the stay penalty is raised above the net cost of
-#: moving, so that a full-start town actually moves (see the scenario's own value, 60000).
+#: The 2008 scenario's cost weights (yuan); the stay penalty is above the net cost of moving,
+#: so that a full-start town actually moves (as in ``scenarios/nanhu_2008.toml``).
 COSTS = dict(relocation_per_household=30000.0, construction_per_household=120000.0,
              apartment_per_household=150000.0, distance_per_household_km=500.0,
              reclaimed_value_per_mu=100000.0, stay_penalty_per_household=200000.0)

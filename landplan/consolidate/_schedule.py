@@ -188,7 +188,7 @@ def _solve_parallel(subs, sizes, deadline, gap, formulation, warm_start, seed, w
     try:
         ctx = mp.get_context("forkserver")
         # the server imports the solver once; each worker is then a cheap fork of it
-        ctx.set_forkserver_preload(["__main__", __name__])
+        ctx.set_forkserver_preload([__name__])
     except ValueError:                        # no forkserver on this platform
         ctx = mp.get_context("spawn")
     board = ctx.Array("d", [v for _ in keys for v in (np.inf, -np.inf, 0.0)] + [0.0])

@@ -1,16 +1,26 @@
 """MIP-based large-neighbourhood search: improve a plan by re-solving a few sites at a time.
 
 A classic fix-and-solve scheme on the whole model's MILP. Each step picks a
-*neighbourhood*: a seed site and the sites that share the most candidate
-hamlets with it. Every hamlet that could move to one of them is freed (it may
-stay, go to a site of the neighbourhood, or to any site already started); every
-other hamlet keeps its place, and sites outside the neighbourhood stay started
-or closed as they are. HiGHS solves that small MILP, started from the current
-plan (``setSolution``), so a step never makes the plan worse. Neighbourhoods
-grow when a sweep over every seed site finds nothing better.
+*neighbourhood*: a seed site and the sites that share the most candidate hamlets
+with it (one of them now and then swapped for a farther one). Sites outside it
+stay started or closed as they are; the sites in it may start or close. Two kinds
+of step alternate:
 
-The search only ever returns feasible plans: each accepted plan is checked
-against every rule of the instance.
+* *re-pack* (two steps in three): the hamlets now at one of the sites, and those
+  in place that could move there, are freed: each may stay or go to any site of
+  the neighbourhood; every other hamlet keeps its place;
+* *reach* (one step in three): also the hamlets now at other sites that could move
+  into the neighbourhood are freed, to move in or keep their place.
+
+HiGHS solves that small MILP (every other column fixed at the current plan, so its
+presolve removes them), started from the current plan (``setSolution``), so a step
+never makes the plan worse. Neighbourhoods start at 3 sites and grow by one after a
+sweep over every seed site finds nothing better, up to 8; a sweep at 8 without gain
+ends the search.
+
+Count rules (pilot villages) need no special care: the neighbourhood MILP carries all
+the model's rows. The search only ever returns feasible plans: each accepted plan is
+checked against every rule of the instance.
 """
 
 from __future__ import annotations

@@ -348,7 +348,10 @@ class ConsolidationModel:
             "textbook" is the weak model solved by HiGHS alone, for benchmarks only.
         workers : int, optional
             Worker processes; default: the number of CPUs. Small models (under about
-            1,000 allowed pairs or 4 seconds) are solved in this process.
+            1,000 allowed pairs or 4 seconds) are solved in this process. Workers start
+            with the ``forkserver`` method (``spawn`` where there is none, e.g. Windows:
+            there a script that calls ``solve`` at module level needs the usual
+            ``if __name__ == "__main__":`` guard).
         seed : int
             HiGHS's and the search's random seed.
         progress : bool, default False
