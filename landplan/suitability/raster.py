@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -70,6 +71,15 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+# rasterio is not safe to call from several threads at once: a dataset handle
+# must not be shared between threads, and rasterio silences its own
+# NotGeoreferencedWarning with ``warnings.catch_warnings``, which swaps the
+# process-wide filter list, so two threads rasterising together can let the
+# warning through (an error under ``-W error``).  Every rasterio call made by
+# the worker threads holds this lock; the distance queries and the arithmetic
+# run in parallel.
+_RASTERIO_LOCK = threading.Lock()
 
 #: Bit of each exclusion in the exclusions raster.
 EXCLUSION_BITS: dict[str, int] = {"basic_farmland": 1, "water": 2, "flood_zone": 4,
@@ -234,8 +244,10 @@ class _Layer:
         hits = self.tree.query(bbox, predicate="intersects")
         if not len(hits):
             return None
-        return rasterize(((self.json[i], 1) for i in hits), out_shape=shape, transform=transform,
-                         fill=0, dtype="uint8").astype(bool)
+        with _RASTERIO_LOCK:
+            burnt = rasterize(((self.json[i], 1) for i in hits), out_shape=shape,
+                              transform=transform, fill=0, dtype="uint8")
+        return burnt.astype(bool)
 
 
 class _Source:
@@ -266,8 +278,9 @@ class _Source:
         cc0, rr0 = max(c0, 0), max(r0, 0)
         cc1, rr1 = min(c0 + w, self.reader.width), min(r0 + h, self.reader.height)
         if cc1 > cc0 and rr1 > rr0:
-            a = self.reader.read(1, window=Window(cc0, rr0, cc1 - cc0, rr1 - rr0),
-                                 out_dtype="float64")
+            with _RASTERIO_LOCK:
+                a = self.reader.read(1, window=Window(cc0, rr0, cc1 - cc0, rr1 - rr0),
+                                     out_dtype="float64")
             a[a == self.nodata] = np.nan
             out[rr0 - r0:rr1 - r0, cc0 - c0:cc1 - c0] = a
         return out
@@ -458,8 +471,9 @@ def suitability_raster(project, path, *, scenario=None, exclusions_path=None,
         counts = dict.fromkeys(EXCLUSION_BITS, 0)
         if not len(hits):
             return win, score, excl, counts, 0
-        tidx = rasterize(((town_layer.json[i], int(i) + 1) for i in hits), out_shape=(h, w),
-                         transform=wt, fill=0, dtype="int32")
+        with _RASTERIO_LOCK:
+            tidx = rasterize(((town_layer.json[i], int(i) + 1) for i in hits),
+                             out_shape=(h, w), transform=wt, fill=0, dtype="int32")
         inside = tidx > 0
         n_in = int(inside.sum())
         if not n_in:
