@@ -112,6 +112,40 @@ class Board:
         return bool(np.isfinite(o) and np.isfinite(b) and gap_of(o, b) <= gap)
 
 
+class _Incumbent:
+    """The best plan one worker holds for a part, offered to the board when it improves."""
+
+    def __init__(self, inst: Instance, board: Board):
+        self.inst, self.board = inst, board
+        self.assign: np.ndarray | None = None
+        self.cost = np.inf
+        self.source = "highs"
+
+    def consider(self, assign, source: str) -> bool:
+        """Keep ``assign`` if it costs less than the plan held; True if kept."""
+        if assign is None:
+            return False
+        cost = self.inst.objective(assign)
+        scale = max(1.0, abs(self.cost) if np.isfinite(self.cost) else 1.0)
+        if cost < self.cost - 1e-9 * scale:
+            self.assign, self.cost, self.source = np.asarray(assign).copy(), cost, source
+            self.board.offer(objective=cost, assign=self.assign)
+            return True
+        return False
+
+    def adopt(self, current: float):
+        """The other worker's plan and its cost, if cheaper than ``current`` and feasible."""
+        got = self.board.fetch(current)
+        if got is None or len(got[0]) != self.inst.n or self.inst.violations(got[0]):
+            return None
+        return got
+
+    def take_shared(self) -> None:
+        got = self.adopt(self.cost)
+        if got is not None:
+            self.consider(got[0], "shared")
+
+
 def solve_component(inst: Instance, *, deadline: float, gap: float, formulation: str = "strong",
                     warm_start: bool = True, seed: int = 0, start: np.ndarray | None = None,
                     bound: float = -np.inf, board: Board | None = None,
@@ -158,84 +192,47 @@ def solve_component(inst: Instance, *, deadline: float, gap: float, formulation:
     board = board if board is not None else Board()
     search = formulation == "strong"
     mm = build(inst, formulation)
-    best, best_obj, source = None, np.inf, "highs"
-
-    def consider(assign, src) -> bool:
-        nonlocal best, best_obj, source
-        if assign is None:
-            return False
-        obj = inst.objective(assign)
-        if obj < best_obj - 1e-9 * max(1.0, abs(best_obj) if np.isfinite(best_obj) else 1.0):
-            best, best_obj, source = np.asarray(assign).copy(), obj, src
-            board.offer(objective=obj, assign=best)
-            return True
-        return False
-
-    def adopt(current: float):
-        """The other worker's plan, if better than ``current`` (and feasible)."""
-        got = board.fetch(current)
-        if got is None or len(got[0]) != inst.n or inst.violations(got[0]):
-            return None
-        return got
+    best = _Incumbent(inst, board)
 
     if start is not None and not inst.violations(start):
-        consider(start, "earlier pass")
+        best.consider(start, "earlier pass")
     board.offer(bound=bound)
-    if warm_start and best is None:
+    if warm_start and best.assign is None:
         slice_s = min(max(0.2, 0.05 * budget), 3.0)
-        consider(_heur.solve_instance(inst, time_limit=slice_s), "heuristic")
+        best.consider(_heur.solve_instance(inst, time_limit=slice_s), "heuristic")
         if search:
             lp = lp_rounding(inst, time_limit=slice_s)
             if lp is not None:
-                consider(_heur.polish(inst, lp, time_limit=slice_s), "heuristic")
-    logger.debug("part of %d origins, seed %d: start %.6g at %.1f s", inst.n, seed, best_obj,
+                best.consider(_heur.polish(inst, lp, time_limit=slice_s), "heuristic")
+    logger.debug("part of %d origins, seed %d: start %.6g at %.1f s", inst.n, seed, best.cost,
                  time.perf_counter() - t0)
 
     if search_first:
         board.join(1)
     try:
-        return _rounds(inst, mm, board, deadline, gap, formulation, seed, stall, search,
-                       search_first, best, best_obj, source, t0)
+        return _rounds(inst, mm, best, deadline, gap, formulation, seed, stall, search,
+                       search_first, t0)
     finally:
         if search_first:
             board.join(-1)
 
 
-def _rounds(inst, mm, board, deadline, gap, formulation, seed, stall, search, search_first,
-            best, best_obj, source, t0) -> ComponentResult:
+def _rounds(inst, mm, best: _Incumbent, deadline, gap, formulation, seed, stall, search,
+            search_first, t0) -> ComponentResult:
     """HiGHS rounds and searches, alternating (see the module notes)."""
-
-    def consider(assign, src) -> bool:
-        nonlocal best, best_obj, source
-        if assign is None:
-            return False
-        obj = inst.objective(assign)
-        if obj < best_obj - 1e-9 * max(1.0, abs(best_obj) if np.isfinite(best_obj) else 1.0):
-            best, best_obj, source = np.asarray(assign).copy(), obj, src
-            board.offer(objective=obj, assign=best)
-            return True
-        return False
-
-    def adopt(current: float):
-        """The other worker's plan, if better than ``current`` (and feasible)."""
-        got = board.fetch(current)
-        if got is None or len(got[0]) != inst.n or inst.violations(got[0]):
-            return None
-        return got
+    board = best.board
 
     def run_search() -> None:
-        got = adopt(best_obj)
-        if got is not None:
-            consider(got[0], "shared")
-        if best is None:
+        best.take_shared()
+        if best.assign is None:
             return
-        improved = improve_lns(inst, best, 0.0, mm=mm, deadline=deadline,
+        improved = improve_lns(inst, best.assign, 0.0, mm=mm, deadline=deadline,
                                seed=seed + 7 * rounds, stop=lambda c: board.met(gap, c),
                                on_improve=lambda a, c: board.offer(objective=c, assign=a),
-                               adopt=adopt)
-        consider(improved, "lns")
+                               adopt=best.adopt)
+        best.consider(improved, "lns")
         logger.debug("part of %d origins, seed %d: search ends at %.1f s: plan %.6g",
-                     inst.n, seed, time.perf_counter() - t0, best_obj)
+                     inst.n, seed, time.perf_counter() - t0, best.cost)
 
     def incoming(current: float):
         got = board.fetch(current)
@@ -244,12 +241,12 @@ def _rounds(inst, mm, board, deadline, gap, formulation, seed, stall, search, se
     status, nodes, rounds = "Not solved", 0, 0
     if search and search_first and best is not None:
         run_search()
-    while not board.met(gap, best_obj):
+    while not board.met(gap, best.cost):
         left = deadline - time.perf_counter()
         if left <= 0.05 and rounds > 0:
             break
         res = solve_highs(inst, formulation=formulation, time_limit=max(left, 0.05), gap=gap,
-                          start=best, seed=seed + rounds, mm=mm,
+                          start=best.assign, seed=seed + rounds, mm=mm,
                           stall=stall if search else None,
                           stop=lambda o, b: board.met(gap, o, b),
                           on_solution=lambda a, c: board.offer(objective=c, assign=a),
@@ -266,22 +263,20 @@ def _rounds(inst, mm, board, deadline, gap, formulation, seed, stall, search, se
             res.time_s = time.perf_counter() - t0
             return res
         board.offer(bound=res.bound)
-        consider(res.assign, "highs")
-        if status == "Optimal" or best is None or not search:
+        best.consider(res.assign, "highs")
+        if status == "Optimal" or best.assign is None or not search:
             break
-        if board.met(gap, best_obj) or deadline - time.perf_counter() <= 0.2:
+        if board.met(gap, best.cost) or deadline - time.perf_counter() <= 0.2:
             break
         run_search()
 
-    got = adopt(best_obj)
-    if got is not None:
-        consider(got[0], "shared")
+    best.take_shared()
     _, bound = board.get()
-    proven = best is not None and gap_of(best_obj, bound) <= gap * (1 + 1e-9) + 1e-12
+    proven = best.assign is not None and gap_of(best.cost, bound) <= gap * (1 + 1e-9) + 1e-12
     return ComponentResult(
-        assign=best, objective=best_obj, bound=bound,
+        assign=best.assign, objective=best.cost, bound=bound,
         status="Optimal" if proven else ("Time limit reached" if status in (
             "Interrupted by user", "Optimal", "Not solved") else status),
-        source=source, time_s=time.perf_counter() - t0, n_cols=mm.n_cols,
+        source=best.source, time_s=time.perf_counter() - t0, n_cols=mm.n_cols,
         n_rows=mm.A.shape[0], nodes=nodes)
 

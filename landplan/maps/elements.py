@@ -128,7 +128,22 @@ def _add_layer_js(element) -> None:
     figure.header.add_child(Element(f"<script>{LAYER_JS}</script>"), name="landplan_layer_js")
 
 
-class CompactLayer(JSCSSMixin, folium.FeatureGroup):
+class _RecordLayer:
+    """What the two compact layer elements share: the record as JavaScript, and
+    the page's layer script added once when the element renders."""
+
+    record: dict
+
+    @property
+    def record_js(self) -> str:
+        return js_json(self.record)
+
+    def render(self, **kwargs):
+        _add_layer_js(self)
+        super().render(**kwargs)
+
+
+class CompactLayer(_RecordLayer, JSCSSMixin, folium.FeatureGroup):
     """A vector overlay from a compact layer record (see :mod:`landplan.maps.encode`).
 
     One Leaflet path per feature, in a feature group with one tooltip and
@@ -162,16 +177,8 @@ class CompactLayer(JSCSSMixin, folium.FeatureGroup):
         self._name = "CompactLayer"
         self.record = record
 
-    @property
-    def record_js(self) -> str:
-        return js_json(self.record)
 
-    def render(self, **kwargs):
-        _add_layer_js(self)
-        super().render(**kwargs)
-
-
-class ClusteredPoints(MarkerCluster):
+class ClusteredPoints(_RecordLayer, MarkerCluster):
     """Many points as circle markers in a MarkerCluster, from a compact layer record.
 
     Parameters
@@ -200,14 +207,6 @@ class ClusteredPoints(MarkerCluster):
                          spiderfyOnMaxZoom=False)
         self._name = "ClusteredPoints"
         self.record = record
-
-    @property
-    def record_js(self) -> str:
-        return js_json(self.record)
-
-    def render(self, **kwargs):
-        _add_layer_js(self)
-        super().render(**kwargs)
 
 
 class Legend(MacroElement):
