@@ -45,13 +45,19 @@ DEFAULT_SCENARIO = "nanhu_2008"
 _MODES = ("full", "pilot", "none")
 _TARGET_RULES = ("at_least", "exceed")
 
+#: What the 增减挂钩 ledger counts as demolished land (拆旧) of a hamlet that moves.
+DEMOLISHED_BASES = ("footprint", "homesteads")
+
+# settings a scenario may leave out, with the value it then has
+_OPTIONAL = {("homestead", "demolished_basis"): "homesteads"}
+
 # section -> key -> (type, check) for every value a scenario may hold.
 _SCHEMA: dict[str, dict[str, type | tuple]] = {
     "plan": {"name": str, "district": str, "year": int, "survey_year": int},
     "sites": {"min_households": int, "road_green_share": float,
               "max_relocation_distance_m": float, "within_town": bool},
     "homestead": {"plot_standard_cultivated_m2": float, "plot_standard_other_m2": float,
-                  "idle_vacant_years": int, "keep_rule": str},
+                  "idle_vacant_years": int, "keep_rule": str, "demolished_basis": str},
     "costs": {"relocation_per_household": float, "construction_per_household": float,
               "apartment_per_household": float, "distance_per_household_km": float,
               "reclaimed_value_per_mu": float, "stay_penalty_per_household": float},
@@ -134,7 +140,9 @@ class Scenario:
     def __getattr__(self, section: str) -> dict[str, Any]:
         if section.startswith("_") or section not in _SCHEMA:
             raise AttributeError(section)
-        return dict(self._data.get(section, {}))
+        values = {k: v for (sec, k), v in _OPTIONAL.items() if sec == section}
+        values.update(self._data.get(section, {}))
+        return values
 
     @property
     def min_households(self) -> int:
@@ -245,7 +253,7 @@ def _check(data: dict[str, Any]) -> list[Problem]:
                                         f"write a {want.__name__}"))
     for section in ("sites", "homestead", "costs"):
         for key in _SCHEMA[section]:
-            if key not in data.get(section, {}):
+            if key not in data.get(section, {}) and (section, key) not in _OPTIONAL:
                 problems.append(Problem("scenario", "missing_key", [f"{section}.{key}"],
                                         f"{section}.{key} is missing",
                                         "add it (see landplan/scenarios/nanhu_2008.toml)"))
@@ -258,6 +266,11 @@ def _check(data: dict[str, Any]) -> list[Problem]:
         problems.append(Problem("scenario", "bad_choice", ["homestead.keep_rule"],
                                 f"homestead.keep_rule = {keep!r}",
                                 "use 'occupied', 'largest' or 'registered'"))
+    basis = data.get("homestead", {}).get("demolished_basis")
+    if basis is not None and basis not in DEMOLISHED_BASES:
+        problems.append(Problem("scenario", "bad_choice", ["homestead.demolished_basis"],
+                                f"homestead.demolished_basis = {basis!r}",
+                                f"use one of {', '.join(map(repr, DEMOLISHED_BASES))}"))
     for costkey, v in data.get("costs", {}).items():
         if isinstance(v, (int, float)) and not isinstance(v, bool) and v < 0:
             problems.append(Problem("scenario", "out_of_range", [f"costs.{costkey}"],

@@ -42,6 +42,8 @@ class PlanResults:
     ----------
     survey : landplan.survey.SurveyResult
     distances : landplan.network.DistanceMatrix
+        Road distances from hamlets to sites, to twice the scenario's limit (the plan
+        uses those within it; the diagnosis looks further).
     plan : landplan.consolidate.ConsolidationPlan
     ledger : pandas.DataFrame
         The 增减挂钩 ledger per town.
@@ -123,6 +125,7 @@ def plan_project(project, scenario: Scenario | str | None = None, *, out: str | 
     PlanResults
     """
     from .consolidate import ConsolidationModel
+    from .consolidate.from_project import DIAGNOSIS_REACH
     from .network import destinations_from_project, distance_matrix, graph_from_roads
     from .survey import survey_project
     from .transfer import operation_blocks, transfer_progress
@@ -136,7 +139,9 @@ def plan_project(project, scenario: Scenario | str | None = None, *, out: str | 
         destinations = destinations_from_project(project, seats=False, facility_kinds=None)
         distances = steps("distances", distance_matrix, graph, survey.hamlets, destinations,
                           origin_id="hamlet_id", destination_id="destination_id",
-                          max_distance_m=scenario.max_distance_m,
+                          # beyond the limit too, so a diagnosis can say what a longer
+                          # limit would make feasible (the model keeps pairs within it)
+                          max_distance_m=DIAGNOSIS_REACH * scenario.max_distance_m,
                           same="town_id" if scenario.sites.get("within_town", True) else None,
                           water=project.get("water"))
         model = ConsolidationModel.from_project(project, scenario, hamlets=survey.hamlets,

@@ -176,3 +176,20 @@ def test_missing_layers_for_derived_inputs_are_named():
     with pytest.raises(ValidationError) as err:       # no roads for the distances
         ConsolidationModel.from_project(project, load_scenario(), hamlets=hamlets)
     assert err.value.problems[0].layer == "roads"
+
+
+def test_demolished_basis_footprint_or_plots(sample, sample_inputs):
+    hamlets, distances = sample_inputs
+    scenario = load_scenario()
+    foot = ConsolidationModel.from_project(sample, scenario, hamlets=hamlets, distances=distances)
+    plots = ConsolidationModel.from_project(
+        sample, scenario.replace(**{"homestead.demolished_basis": "homesteads"}),
+        hamlets=hamlets, distances=distances)
+    h = hamlets.set_index("hamlet_id").loc[list(foot.origin_ids)]
+    assert np.allclose(plots.homestead_area_m2, h["homestead_area_m2"])
+    assert np.allclose(foot.homestead_area_m2, np.maximum(h.geometry.area, h["homestead_area_m2"]))
+    assert foot.homestead_area_m2.sum() > 1.5 * plots.homestead_area_m2.sum()
+    # without footprints the footprint basis is refused, naming the fix
+    with pytest.raises(ValidationError, match="demolished_basis"):
+        ConsolidationModel.from_project(sample, scenario, distances=distances,
+                                        hamlets=hamlets.drop(columns="geometry"))

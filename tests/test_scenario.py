@@ -75,6 +75,19 @@ mode = "half"
     assert "sites.min_households" in msg and "sites.colour" in msg and "towns.凤桥镇.mode" in msg
 
 
+def test_demolished_basis_is_optional_and_checked():
+    s = load_scenario()
+    assert s.homestead["demolished_basis"] == "footprint"
+    data = s.to_dict()
+    del data["homestead"]["demolished_basis"]
+    from landplan.scenario import Scenario
+
+    assert Scenario(data).homestead["demolished_basis"] == "homesteads"
+    data["homestead"]["demolished_basis"] = "village"
+    with pytest.raises(ScenarioError, match="homestead.demolished_basis"):
+        Scenario(data)
+
+
 def test_toml_syntax_error_names_the_line(tmp_path):
     f = tmp_path / "broken.toml"
     f.write_text("[sites\nmin_households = 50\n", encoding="utf-8")

@@ -5,7 +5,8 @@ Inputs (the contract with :mod:`landplan.survey` and :mod:`landplan.network`):
 ``hamlets`` (GeoDataFrame or DataFrame)
     ``hamlet_id, town_id, village_id, households`` (int), ``households_willing`` (int),
     ``homestead_area_m2`` (float, all the hamlet's homestead land), ``retained`` (bool:
-    the planners keep the hamlet; it stays).
+    the planners keep the hamlet; it stays); with the scenario's
+    ``homestead.demolished_basis = "footprint"`` also a geometry (the hamlet's footprint).
 ``project["sites"]``
     ``site_id, town_id, kind`` ("new_community" or "town_apartments"),
     ``capacity_households, fixed_cost`` (and a geometry, carried into ``plan.sites``).
@@ -30,8 +31,11 @@ The model, per hamlet ``i`` moving ``d_i`` households (all of them, or with
 * cost ``c_ij = d_i * (relocation + build_j + distance_per_household_km * D_ij / 1000)
   - reclaimed_value_per_mu * mu_i``, with ``build_j`` the scenario's
   ``construction_per_household`` for a new community and ``apartment_per_household`` for
-  town apartments, and ``mu_i`` the homestead land freed (the hamlet's homestead area times
-  ``d_i / households``);
+  town apartments, and ``mu_i`` the construction land freed: the hamlet's demolished land
+  times ``d_i / households``, where the demolished land (拆旧) is, by the scenario's
+  ``homestead.demolished_basis``, the hamlet's footprint (plots with the lanes and yards
+  between them, never less than the plots' area; the 2008 scenario) or its house plots
+  alone (``"homesteads"``);
 * pairs: ``D_ij <= sites.max_relocation_distance_m``, and the same town unless
   ``sites.within_town`` is false;
 * minimum per started site: ``sites.min_households`` for a new community; **0 for town
@@ -254,6 +258,20 @@ def model_from_project(cls, project, scenario, *, hamlets=None, distances=None,
         raise ValidationError(problems)
     rules = scenario.town_rules(towns)   # ScenarioError on unknown towns
 
+    basis = scenario.homestead.get("demolished_basis", "homesteads")
+    footprint = None
+    if basis == "footprint":
+        geom = getattr(hamlets, "geometry", None) if "geometry" in hamlets.columns else None
+        if geom is None or geom.isna().any() or geom.is_empty.any():
+            ids = (hamlets["hamlet_id"].astype(str).tolist() if geom is None else
+                   hamlets.loc[geom.isna() | geom.is_empty, "hamlet_id"].astype(str).tolist())
+            problems.append(Problem(
+                "hamlets", "missing_geometry", ids,
+                "homestead.demolished_basis = 'footprint' needs each hamlet's footprint polygon",
+                "give the hamlets as the survey returns them (with geometry), or set "
+                "homestead.demolished_basis = 'homesteads'"))
+        else:
+            footprint = geom.area.to_numpy(dtype=float)
     h = pd.DataFrame(hamlets.drop(columns="geometry", errors="ignore")).copy()
     h["hamlet_id"] = h["hamlet_id"].astype(str)
     h["town_id"] = h["town_id"].astype(str)
@@ -303,6 +321,10 @@ def model_from_project(cls, project, scenario, *, hamlets=None, distances=None,
     mode = h["town_id"].map(lambda t: rules[t].mode).to_numpy()
     retained = h["retained"].fillna(False).astype(bool).to_numpy()
     area = pd.to_numeric(h["homestead_area_m2"], errors="coerce").to_numpy(dtype=float)
+    if footprint is not None:
+        # the footprint covers every plot whole, so it is never below the plots' area
+        # (unless plots overlap); the larger of the two is the hamlet's construction land
+        area = np.maximum(footprint, area)
     frac = np.divide(demand, households, out=np.zeros_like(demand), where=households > 0)
     area_moving = area * frac
     movable = ~retained & (mode != "none") & (demand > 0)

@@ -5,7 +5,7 @@ For each town and the whole project area:
 ========================  ==========  ==========================================================
 column                    heading     meaning
 ========================  ==========  ==========================================================
-``demolished_m2``         拆旧        homestead land of the households that move
+``demolished_m2``         拆旧        construction land of the households that move
 ``new_build_m2``          建新        land the started sites take
 ``reclaimable_m2``        可复垦      demolished land that can be reclaimed to farmland
 ``saving_quota_m2``       节余指标    demolished minus new build: the quota the plan saves
@@ -51,7 +51,9 @@ def ledger(moves: pd.DataFrame, homestead_area_m2: pd.Series, site_land_m2: pd.S
     moves : pandas.DataFrame
         The plan's moves: ``origin``, ``destination``, ``households``.
     homestead_area_m2 : pandas.Series
-        Indexed by origin id: the homestead land freed when that origin moves.
+        Indexed by origin id: the construction land freed when that origin moves (its
+        house plots, or its footprint with lanes and yards; see
+        :mod:`landplan.consolidate.from_project`).
     site_land_m2 : pandas.Series
         Indexed by destination id: the land the site takes as planned (0 for a site not
         started; only sites that appear in ``moves`` are counted).

@@ -199,7 +199,9 @@ class ConsolidationModel:
             Total households per origin when ``demand`` counts only those willing to
             move; the others are reported as staying.
         homestead_area_m2 : array-like, optional
-            Per origin, the homestead land freed when its demand moves (for the ledger).
+            Per origin, the construction land freed (拆旧) when its demand moves (for the
+            ledger): its house plots, or with ``from_project`` and the scenario's
+            ``homestead.demolished_basis = "footprint"`` its whole footprint.
         site_land_m2_per_household : float or array-like, optional
             Per destination, the land a started site takes per household (for the ledger).
         name : str
