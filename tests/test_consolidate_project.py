@@ -130,7 +130,10 @@ def test_sample_hamlets_and_distances_are_derived(sample, sample_inputs):
     assert inst.npairs > 0 and inst.pdist.max() <= limit
     assert len(inst.far_po) > 0
     assert limit < inst.far_dist.min() and inst.far_dist.max() <= 2 * limit
-    within = dm.long[dm.long["distance_m"] <= limit]
+    # ... and none to the site on basic farmland
+    excluded = model.destination_attrs.index[model.destination_attrs["excluded"] != ""]
+    assert len(excluded) == 1
+    within = dm.long[(dm.long["distance_m"] <= limit) & ~dm.long["destination"].isin(excluded)]
     assert inst.npairs == len(within)
     # the same model as with the inputs given explicitly
     given = ConsolidationModel.from_project(sample, scenario, hamlets=hamlets, distances=dm)
@@ -193,3 +196,29 @@ def test_demolished_basis_footprint_or_plots(sample, sample_inputs):
     with pytest.raises(ValidationError, match="demolished_basis"):
         ConsolidationModel.from_project(sample, scenario, distances=distances,
                                         hamlets=hamlets.drop(columns="geometry"))
+
+
+def test_sites_on_protected_land_are_not_started(sample, sample_inputs):
+    # the sample has one site drawn on permanent basic farmland on purpose
+    hamlets, distances = sample_inputs
+    scenario = load_scenario()
+    model = ConsolidationModel.from_project(sample, scenario, hamlets=hamlets,
+                                            distances=distances)
+    attrs = model.destination_attrs
+    flagged = attrs.index[attrs["on_protected"]].tolist()
+    assert len(flagged) == 1
+    assert "永久基本农田" in attrs.loc[flagged[0], "excluded"]
+    ids = list(model.destination_ids)
+    inst = model._inst
+    pairs_to = np.bincount(inst.pd, minlength=len(ids))
+    assert pairs_to[ids.index(flagged[0])] == 0
+    assert (pairs_to[[k for k, d in enumerate(ids) if d not in flagged]] > 0).any()
+    # "allow" keeps it in the model, flagged only
+    kept = ConsolidationModel.from_project(sample, scenario, hamlets=hamlets,
+                                           distances=distances, protected_sites="allow")
+    assert np.bincount(kept._inst.pd, minlength=len(ids))[ids.index(flagged[0])] > 0
+    assert kept.destination_attrs.loc[flagged[0], "on_protected"]
+    assert kept.destination_attrs.loc[flagged[0], "excluded"] == ""
+    with pytest.raises(ValueError, match="protected_sites"):
+        ConsolidationModel.from_project(sample, scenario, hamlets=hamlets, distances=distances,
+                                        protected_sites="ignore")

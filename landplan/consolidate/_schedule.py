@@ -27,6 +27,7 @@ from __future__ import annotations
 import logging
 import multiprocessing as mp
 import os
+import sys
 import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -129,7 +130,7 @@ def solve_parts(subs: dict[int, Instance], *, time_limit: float, gap: float,
     sizes = {k: s.npairs + s.n + s.m for k, s in subs.items()}
     pairs = sum(s.npairs for s in subs.values())
     parallel = (workers > 1 and pairs >= PARALLEL_MIN_PAIRS
-                and time_limit >= PARALLEL_MIN_SECONDS)
+                and time_limit >= PARALLEL_MIN_SECONDS and _main_importable())
     if parallel:
         try:
             return _solve_parallel(subs, sizes, deadline, gap, formulation, warm_start, seed,
@@ -138,6 +139,18 @@ def solve_parts(subs: dict[int, Instance], *, time_limit: float, gap: float,
             logger.warning("solving the parts one at a time: worker processes failed (%s)",
                            err)
     return _solve_serial(subs, sizes, deadline, gap, formulation, warm_start, seed, progress)
+
+
+def _main_importable() -> bool:
+    """Whether a worker process can start: it re-imports the caller's main script, so a
+    script piped in on stdin (``__file__ == "<stdin>"``) rules workers out."""
+    main = sys.modules.get("__main__")
+    path = getattr(main, "__file__", None)
+    if path is None or os.path.exists(path):
+        return True
+    logger.info("solving the parts one at a time: the main script %r cannot be re-imported "
+                "by worker processes", path)
+    return False
 
 
 def _solve_serial(subs, sizes, deadline, gap, formulation, warm_start, seed, progress):

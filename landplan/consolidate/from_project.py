@@ -54,6 +54,8 @@ The model, per hamlet ``i`` moving ``d_i`` households (all of them, or with
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import pandas as pd
 
@@ -63,6 +65,8 @@ from ._inputs import GroupRule
 
 __all__ = ["model_from_project", "hamlets_from_project", "distances_from_project",
            "example_inputs", "DIAGNOSIS_REACH"]
+
+logger = logging.getLogger(__name__)
 
 HAMLET_COLUMNS = ["hamlet_id", "town_id", "village_id", "households", "households_willing",
                   "homestead_area_m2", "retained"]
@@ -195,7 +199,7 @@ def distances_from_project(project, hamlets, scenario, *, reach: float = DIAGNOS
 
 def model_from_project(cls, project, scenario, *, hamlets=None, distances=None,
                        willing_only: bool = False, diagnosis_reach: float = DIAGNOSIS_REACH,
-                       progress: bool = False):
+                       protected_sites: str = "exclude", progress: bool = False):
     """Build the model (called by :meth:`ConsolidationModel.from_project`).
 
     Parameters
@@ -216,6 +220,12 @@ def model_from_project(cls, project, scenario, *, hamlets=None, distances=None,
         Move only the households willing to move (the rest of a moving hamlet stays).
     diagnosis_reach : float, default 2
         When distances are computed: up to this many times the scenario's limit.
+    protected_sites : {"exclude", "allow"}, default "exclude"
+        Sites whose polygon lies (more than 1 m2) on permanent basic farmland, the
+        ecological red line or a flood zone (the project's ``protected`` and ``farmland``
+        layers, :func:`landplan.suitability.protected_overlap`) cannot be started: no
+        hamlet may move there, and ``plan.sites`` gives the reason (``excluded``).
+        ``"allow"`` leaves them in the model, flagged only.
     progress : bool, default False
         Show progress bars while deriving hamlets and distances.
 
@@ -241,6 +251,8 @@ def model_from_project(cls, project, scenario, *, hamlets=None, distances=None,
     (8, 3)
     """
     problems: list[Problem] = []
+    if protected_sites not in ("exclude", "allow"):
+        raise ValueError(f"protected_sites must be 'exclude' or 'allow', not {protected_sites!r}")
     sites = _layer(project, "sites")
     towns = _layer(project, "towns")
     if hamlets is None:
@@ -339,6 +351,9 @@ def model_from_project(cls, project, scenario, *, hamlets=None, distances=None,
     keep = movable[i]
     if within:
         keep &= h["town_id"].to_numpy()[i] == s["town_id"].to_numpy()[j]
+    excluded = _protected_sites(project, sites, s)
+    if protected_sites == "exclude":
+        keep &= ~(excluded != "")[j]
     i, j, dm = i[keep], j[keep], dist["distance_m"].to_numpy()[keep]
     kind = s["kind"].to_numpy()
     build = np.where(kind == "new_community", costs["construction_per_household"],
@@ -369,6 +384,8 @@ def model_from_project(cls, project, scenario, *, hamlets=None, distances=None,
     minimum = np.where(kind == "new_community", float(min_hh), 0.0)
     land = np.where(kind == "new_community",
                     float(homestead["plot_standard_cultivated_m2"]) / max(1.0 - share, 1e-9), 0.0)
+    s["excluded"] = excluded if protected_sites == "exclude" else ""
+    s["on_protected"] = excluded != ""
     origin_attrs = h.set_index("hamlet_id")[["village_id", "retained"]]
     site_cols = [c for c in s.columns if c not in ("site_id", "town_id", "capacity_households",
                                                    "fixed_cost")]
@@ -392,6 +409,30 @@ def model_from_project(cls, project, scenario, *, hamlets=None, distances=None,
     model.stay_reason = reason
     model.group_word = "villages"
     return model
+
+
+def _protected_sites(project, sites, s: pd.DataFrame) -> np.ndarray:
+    """Per site (rows of ``s``), why it may not be started ("" when it may)."""
+    from ..suitability import protected_overlap
+
+    out = np.full(len(s), "", dtype=object)
+    if "geometry" not in getattr(sites, "columns", ()) or not hasattr(sites, "crs"):
+        return out
+    layers = {k: _optional(project, k) for k in ("protected", "farmland")}
+    if all(v is None for v in layers.values()):
+        return out
+    over = protected_overlap(sites, {k: v for k, v in layers.items() if v is not None})
+    for k, zh, en in (("basic_farmland", "永久基本农田", "permanent basic farmland"),
+                      ("ecological_redline", "生态保护红线", "the ecological red line"),
+                      ("flood_zone", "蓄滞洪区", "a flood zone")):
+        a = over[f"{k}_m2"].to_numpy()
+        for r in np.flatnonzero(a > 1.0):
+            out[r] = (out[r] + "; " if out[r] else "") + f"占{zh} {a[r]:,.0f} m2 / on {en}"
+    flagged = np.flatnonzero(out != "")
+    if len(flagged):
+        logger.warning("sites on protected land, not started: %s",
+                       ", ".join(f"{s['site_id'].iat[r]} ({out[r]})" for r in flagged[:10]))
+    return out
 
 
 def example_inputs(seed: int = 0):

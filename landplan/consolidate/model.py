@@ -246,6 +246,7 @@ class ConsolidationModel:
     @classmethod
     def from_project(cls, project, scenario, *, hamlets=None, distances=None,
                      willing_only: bool = False, diagnosis_reach: float = 2.0,
+                     protected_sites: str = "exclude",
                      progress: bool = False) -> "ConsolidationModel":
         """A model from a project's hamlets and sites, road distances and a scenario.
 
@@ -253,7 +254,9 @@ class ConsolidationModel:
         hamlets from the homesteads (:mod:`landplan.survey`), road distances along the
         roads (:mod:`landplan.network`) up to ``diagnosis_reach`` times the scenario's
         limit; only pairs within the limit enter the model, the longer ones tell the
-        diagnosis which longer limit would help. See
+        diagnosis which longer limit would help. Sites on permanent basic farmland, the
+        ecological red line or a flood zone are not started (``protected_sites="allow"``
+        keeps them in the model); ``plan.sites`` says why. See
         :func:`landplan.consolidate.from_project.model_from_project` for the inputs and
         the costs.
 
@@ -281,7 +284,7 @@ class ConsolidationModel:
 
         return model_from_project(cls, project, scenario, hamlets=hamlets, distances=distances,
                                   willing_only=willing_only, diagnosis_reach=diagnosis_reach,
-                                  progress=progress)
+                                  protected_sites=protected_sites, progress=progress)
 
     # ------------------------------------------------------------------ sizes
     @property

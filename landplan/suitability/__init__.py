@@ -31,6 +31,8 @@ __all__ = [
                      "suitability_raster",
 ]
 
-from .sites import SITE_COLUMNS_ZH, candidate_sites, score_sites, site_capacity
+from .sites import (SITE_COLUMNS_ZH, candidate_sites, protected_overlap, score_sites,
+                    site_capacity)
 
-__all__ += ["SITE_COLUMNS_ZH", "candidate_sites", "score_sites", "site_capacity"]
+__all__ += ["SITE_COLUMNS_ZH", "candidate_sites", "protected_overlap", "score_sites",
+            "site_capacity"]

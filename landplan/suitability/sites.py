@@ -47,7 +47,7 @@ from .raster import (
     window_transform,
 )
 
-__all__ = ["SITE_COLUMNS_ZH", "candidate_sites", "score_sites", "site_capacity"]
+__all__ = ["SITE_COLUMNS_ZH", "candidate_sites", "protected_overlap", "score_sites", "site_capacity"]
 
 log = logging.getLogger(__name__)
 
@@ -315,6 +315,57 @@ def _overlap_m2(sites, geoms) -> np.ndarray:
     return out
 
 
+#: Kinds of land a site may overlap, in the order of the overlap columns.
+OVERLAP_KINDS = ("basic_farmland", "ecological_redline", "flood_zone", "water", "buildings")
+
+
+def protected_overlap(sites, project) -> pd.DataFrame:
+    """Area of each site on protected land, water and buildings, from the vector layers.
+
+    The check a layout plan needs before any site is started, without the
+    suitability rasters (:func:`score_sites` adds the scores).
+
+    Parameters
+    ----------
+    sites : geopandas.GeoDataFrame
+        Site polygons in the working CRS (points and lines overlap nothing).
+    project : landplan.project.Project or mapping
+        Its ``protected`` (kinds ``basic_farmland``, ``ecological_redline``,
+        ``flood_zone``), ``farmland`` (``basic_farmland`` flag), ``water`` and
+        ``homesteads`` layers, those present.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Row-aligned with ``sites``: ``<kind>_m2`` for each of :data:`OVERLAP_KINDS`
+        (overlapping polygons counted once), ``on_protected`` (more than 1 m2 on
+        basic farmland, the ecological red line or a flood zone: anything less is
+        the rounding of an edge) and ``in_water`` (more than 1 m2 on water).
+
+    Examples
+    --------
+    >>> import geopandas as gpd
+    >>> from shapely.geometry import box
+    >>> crs = "EPSG:4549"
+    >>> prot = gpd.GeoDataFrame({"protected_id": ["P1"], "kind": ["basic_farmland"]},
+    ...                         geometry=[box(0, 0, 100, 100)], crs=crs)
+    >>> sites = gpd.GeoDataFrame({"site_id": ["S1", "S2"]},
+    ...                          geometry=[box(50, 0, 150, 100), box(300, 0, 400, 100)], crs=crs)
+    >>> protected_overlap(sites, {"protected": prot})[["basic_farmland_m2", "on_protected"]]
+       basic_farmland_m2  on_protected
+    0             5000.0          True
+    1                0.0         False
+    """
+    geom = np.asarray(sites.geometry.values, dtype=object)
+    layers = _exclusion_geoms(project)
+    over = {k: _overlap_m2(geom, layers.get(k)) for k in OVERLAP_KINDS}
+    out = pd.DataFrame({f"{k}_m2": v for k, v in over.items()}, index=sites.index)
+    out["on_protected"] = (over["basic_farmland"] + over["ecological_redline"]
+                           + over["flood_zone"]) > 1.0
+    out["in_water"] = over["water"] > 1.0
+    return out
+
+
 def score_sites(sites: gpd.GeoDataFrame, project, rasters, *, scenario=None,
                 id_column: str = "site_id") -> gpd.GeoDataFrame:
     """Score site polygons and flag those on protected land: for a layout plan (布点规划).
@@ -391,9 +442,8 @@ def score_sites(sites: gpd.GeoDataFrame, project, rasters, *, scenario=None,
                                        "sites must be polygons", "draw the sites as polygons")])
     score_path, excl_path = _raster_paths(rasters)
     area = shapely.area(geom)
-    layers = _exclusion_geoms(project)
-    over = {k: _overlap_m2(geom, layers.get(k)) for k in
-            ("basic_farmland", "ecological_redline", "flood_zone", "water", "buildings")}
+    overlap = protected_overlap(sites, project)
+    over = {k: overlap[f"{k}_m2"].to_numpy() for k in OVERLAP_KINDS}
     cultivated = _overlap_m2(geom, _cultivated(project))
     cap = site_capacity(cultivated, np.maximum(area - cultivated, 0.0), scenario=scenario)
 
@@ -434,12 +484,12 @@ def score_sites(sites: gpd.GeoDataFrame, project, rasters, *, scenario=None,
                     factor_mean[f][i] = float(v.mean())
     # sites cut out of the suitable land (candidates) touch excluded land along their edges;
     # anything up to 1 m2 is rounding, not an overlap
-    on_protected = (over["basic_farmland"] + over["ecological_redline"] + over["flood_zone"]) > 1.0
-    in_water = over["water"] > 1.0
+    on_protected = overlap["on_protected"].to_numpy()
+    in_water = overlap["in_water"].to_numpy()
     reasons = []
     for i in range(n):
         parts = []
-        for k in ("basic_farmland", "ecological_redline", "flood_zone", "water", "buildings"):
+        for k in OVERLAP_KINDS:
             if over[k][i] > 1.0:
                 share = over[k][i] / area[i] if area[i] else 0.0
                 en = {"basic_farmland": "on permanent basic farmland",
