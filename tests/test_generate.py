@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import zipfile
+
 import networkx as nx
 import numpy as np
 import pandas as pd
@@ -17,6 +19,7 @@ from landplan.datasets.generate import file_digests
 from landplan.datasets.sample import (
     _REPO_SAMPLE,
     GENERATOR_VERSION,
+    PACKED_NAME,
     district_path,
     generator_fingerprint,
     read_layers,
@@ -44,15 +47,19 @@ def layers(town):
 # ---------------------------------------------------------------------------- bytes
 def test_same_seed_same_bytes_and_committed_sample_is_fresh(town, tmp_path):
     a = town.write(tmp_path / "a", spatial_index=False, overviews=False, zlevel=9)
-    b = write_sample(tmp_path / "b")          # a fresh generation, same settings
+    b = write_sample(tmp_path / "b", packed=False)   # a fresh generation, same settings
     da, db = file_digests(a), file_digests(b)
     assert set(da) == {"project.gpkg", "rasters/elevation.tif", "rasters/flood_depth.tif"}
     assert da == db
-    # the committed sample is exactly what the generator makes today (guards drift:
-    # regenerate with `python -c "from landplan.datasets.sample import write_sample;
-    # write_sample('data/sample')"` after changing the generator)
-    assert (_REPO_SAMPLE / "project.gpkg").exists(), "data/sample is missing"
-    assert file_digests(_REPO_SAMPLE) == db
+    # the committed sample is exactly what the generator makes today, zipped (guards
+    # drift: regenerate with `python -c "from landplan.datasets.sample import
+    # write_sample; write_sample('data/sample')"` after changing the generator)
+    packed = file_digests(write_sample(tmp_path / "c"))
+    assert set(packed) == {PACKED_NAME, "rasters/elevation.tif", "rasters/flood_depth.tif"}
+    assert (_REPO_SAMPLE / PACKED_NAME).exists(), "data/sample is missing"
+    assert file_digests(_REPO_SAMPLE) == packed
+    # ... and what the toolkit reads is that GeoPackage, unpacked
+    assert file_digests(sample_dir()) == db
 
 
 def test_spatial_index_and_overviews_are_deterministic_too(town, tmp_path):
@@ -543,8 +550,19 @@ def test_towns_of_a_second_district_are_suffixed_and_apart(layers):
     assert not t.polygon.intersects(layers["towns"].geometry.iloc[0])
 
 
-def test_sample_dir_is_the_repository_sample():
-    assert sample_dir() == _REPO_SAMPLE
+def test_sample_dir_is_the_repository_sample_unpacked(tmp_path, monkeypatch):
+    monkeypatch.setenv("LANDPLAN_CACHE", str(tmp_path / "cache"))
+    folder = sample_dir()
+    assert folder.parent == tmp_path / "cache" and folder.name.startswith("sample-")
+    with zipfile.ZipFile(_REPO_SAMPLE / PACKED_NAME) as z:
+        assert (folder / "project.gpkg").read_bytes() == z.read("project.gpkg")
+    for tif in ("elevation.tif", "flood_depth.tif"):
+        assert (folder / "rasters" / tif).read_bytes() == \
+            (_REPO_SAMPLE / "rasters" / tif).read_bytes()
+    # unpacked once: the second call finds it
+    before = (folder / "project.gpkg").stat().st_mtime_ns
+    assert sample_dir() == folder
+    assert (folder / "project.gpkg").stat().st_mtime_ns == before
 
 
 def test_read_layers_round_trip(tmp_path, town):

@@ -1,10 +1,12 @@
 """The committed sample (one town) and the cached full district.
 
-The sample lives in the repository at ``data/sample/`` (``project.gpkg`` and
-``rasters/``); it is exactly what :func:`write_sample` writes, and the test
-suite checks that it still is. In an installed package without the
-repository's ``data/`` folder, it is generated once into the cache
-(``$LANDPLAN_CACHE``, else ``~/.cache/landplan``).
+The sample lives in the repository at ``data/sample/``: ``project.gpkg.zip``
+(the GeoPackage, zipped: 2.3 MB instead of 9.5) and ``rasters/``; it is exactly
+what :func:`write_sample` writes, and the test suite checks that it still is.
+:func:`sample_path` unpacks it once into the cache (``$LANDPLAN_CACHE``, else
+``~/.cache/landplan``), in a folder named after the zip's SHA-256, so an
+updated sample is never read from an old copy. In an installed package without
+the repository's ``data/`` folder, the sample is generated once into the cache.
 
 A cached district can never be stale: its folder is named after the generator
 version *and* a hash of the generator's source files
@@ -28,6 +30,7 @@ import logging
 import os
 import shutil
 import tempfile
+import zipfile
 from pathlib import Path
 
 import geopandas as gpd
@@ -42,6 +45,7 @@ log = logging.getLogger(__name__)
 
 __all__ = [
     "GENERATOR_VERSION",
+    "PACKED_NAME",
     "SAMPLE_SEED",
     "SAMPLE_TOWNS",
     "cache_dir",
@@ -118,14 +122,48 @@ def cache_dir() -> Path:
     return Path(env) if env else Path.home() / ".cache" / "landplan"
 
 
-def write_sample(out_dir) -> Path:
+#: Name of the zipped GeoPackage in the repository's sample folder.
+PACKED_NAME = "project.gpkg.zip"
+# a fixed time in the zip, so the same GeoPackage gives the same zip bytes
+_ZIP_TIME = (2008, 1, 28, 0, 0, 0)
+
+
+def write_sample(out_dir, *, packed: bool = True) -> Path:
     """Write the sample into ``out_dir``: town T01 of seed 2008, kept small.
 
     No spatial index in the GeoPackage, no raster overviews and the strongest
     DEFLATE level; otherwise the same as :func:`~landplan.datasets.write_district`.
+    With ``packed`` (the repository's form) the GeoPackage is stored zipped as
+    ``project.gpkg.zip``, byte for byte the same for the same generator.
     """
-    return write_district(out_dir, n_towns=SAMPLE_TOWNS, seed=SAMPLE_SEED, spatial_index=False,
-                          overviews=False, zlevel=9)
+    out = write_district(out_dir, n_towns=SAMPLE_TOWNS, seed=SAMPLE_SEED, spatial_index=False,
+                         overviews=False, zlevel=9)
+    if packed:
+        gpkg = Path(out) / "project.gpkg"
+        info = zipfile.ZipInfo("project.gpkg", date_time=_ZIP_TIME)
+        info.compress_type = zipfile.ZIP_DEFLATED
+        info.external_attr = 0o644 << 16
+        with zipfile.ZipFile(Path(out) / PACKED_NAME, "w") as z:
+            with z.open(info, "w") as dst, gpkg.open("rb") as src:
+                shutil.copyfileobj(src, dst, 1 << 20)
+        gpkg.unlink()
+    return out
+
+
+def _unpack_sample(packed_dir: Path) -> Path:
+    """The repository's zipped sample, unpacked once into the cache; its folder."""
+    zpath = packed_dir / PACKED_NAME
+    digest = hashlib.sha256(zpath.read_bytes()).hexdigest()[:12]
+    target = cache_dir() / f"sample-{digest}"
+
+    def unpack(folder: Path) -> None:
+        with zipfile.ZipFile(zpath) as z:
+            z.extract("project.gpkg", folder)
+        shutil.copytree(packed_dir / "rasters", folder / "rasters")
+
+    if not (target / "project.gpkg").exists():
+        log.info("unpacking the sample into %s", target)
+    return _generate_once(target, unpack)
 
 
 def _generate_once(target: Path, make) -> Path:
@@ -149,12 +187,17 @@ def _generate_once(target: Path, make) -> Path:
 
 
 def sample_dir() -> Path:
-    """The folder of the sample: the repository's ``data/sample``, else the cache."""
-    if (_REPO_SAMPLE / "project.gpkg").exists():
+    """The folder of the sample: the repository's ``data/sample`` unpacked, else generated.
+
+    Both live in the cache; the folder holds ``project.gpkg`` and ``rasters/``.
+    """
+    if (_REPO_SAMPLE / PACKED_NAME).exists():
+        return _unpack_sample(_REPO_SAMPLE)
+    if (_REPO_SAMPLE / "project.gpkg").exists():    # unpacked by hand
         return _REPO_SAMPLE
     target = cache_dir() / _cache_name("sample")
     log.info("no bundled sample; generating it into %s", target)
-    return _generate_once(target, write_sample)
+    return _generate_once(target, lambda d: write_sample(d, packed=False))
 
 
 def sample_path() -> Path:
