@@ -171,10 +171,14 @@ def _plan_layers(project, results: PlanResults) -> dict[str, gpd.GeoDataFrame]:
     """The map layers of a plan: the project's, the survey's and the plan's."""
     from .maps import move_lines
 
-    sites = project["sites"].merge(
-        results.plan.sites[["destination", "opened", "households", "fill_rate"]],
-        left_on="site_id", right_on="destination", how="left").drop(columns="destination")
+    cols = ["destination", "opened", "households", "fill_rate"]
+    if "excluded" in results.plan.sites.columns:       # why a site may not be started
+        cols.append("excluded")
+    sites = project["sites"].merge(results.plan.sites[cols], left_on="site_id",
+                                   right_on="destination", how="left").drop(columns="destination")
     sites["opened"] = sites["opened"].fillna(False).astype(bool)
+    if "excluded" in sites.columns:
+        sites["excluded"] = sites["excluded"].where(sites["excluded"].fillna("") != "", None)
     flags = results.survey.homesteads
     flags = flags[flags["survey_class"] != "in_use"] if "survey_class" in flags.columns else flags
     layers = {
@@ -190,6 +194,18 @@ def _plan_layers(project, results: PlanResults) -> dict[str, gpd.GeoDataFrame]:
     if results.transfer_progress is not None and "village_id" in results.transfer_progress.columns:
         layers["transfer"] = results.transfer_progress
     return layers
+
+
+def _plan_sheets(plan) -> dict:
+    """The plan's sheets of the Excel summary: per town, started sites, moves, and the
+    sites that may not be started (on protected land) with the reason, when there are any."""
+    sheets = {"按镇": plan.summary, "按安置点": plan.sites[plan.sites["opened"]],
+              "搬迁": plan.moves}
+    if "excluded" in plan.sites.columns:
+        excluded = plan.sites[plan.sites["excluded"].fillna("") != ""]
+        if len(excluded):
+            sheets["不予启动"] = excluded
+    return sheets
 
 
 def write_outputs(project, results: PlanResults, scenario: Scenario, out: Path, *, steps=None,
@@ -242,9 +258,7 @@ def write_outputs(project, results: PlanResults, scenario: Scenario, out: Path, 
     outputs["Excel summary"] = steps(
         "Excel summary", write_summary, out / "规划汇总.xlsx",
         survey={"town": survey.summary("town", zh=True), "village": survey.summary("village", zh=True)},
-        plan={"按镇": results.plan.summary,
-              "按安置点": results.plan.sites[results.plan.sites["opened"]],
-              "搬迁": results.plan.moves},
+        plan=_plan_sheets(results.plan),
         ledger=results.ledger, transfer=transfer, overview=overview, overwrite=True,
         include_personal=include_personal)
 

@@ -76,6 +76,12 @@ def test_outputs_are_written_and_readable(planned):
     assert wb.sheetnames[0] == "汇总"
     assert any("增减挂钩" in s for s in wb.sheetnames)
     assert all(len(s) <= 31 for s in wb.sheetnames)
+    # the sample's site on basic farmland is listed with the reason it is not started,
+    # in the Excel summary and in the meeting map's popups
+    sheet = next(s for s in wb.sheetnames if "不予启动" in s)
+    text = " ".join(str(c) for row in wb[sheet].iter_rows(values_only=True) for c in row)
+    assert "T01S001" in text and "永久基本农田" in text
+    assert "不予启动原因" in html and "占永久基本农田" in html
     shp = out / "county"
     gpkgs = list(shp.glob("*.gpkg"))
     assert gpkgs and "homesteads" in [n for n, _ in pyogrio.list_layers(gpkgs[0])] or \

@@ -107,6 +107,7 @@ COMMON_HEADINGS: dict[str, str] = {
     "hamlets_moved": "搬迁自然村数", "sites_opened": "启动安置点数", "origin": "迁出地",
     "destination": "安置去向", "site_name": "安置点名称", "distance_m": "距离(米)",
     "fill_rate": "入住率", "cost": "成本(元)",
+    "on_protected": "占用保护区", "excluded": "不予启动原因",
     "demolished_m2": "拆旧面积(平方米)", "new_build_m2": "建新面积(平方米)",
     "saving_quota_m2": "节余指标(平方米)", "saving_quota_mu": "节余指标(亩)",
     "net_new_farmland_m2": "新增耕地(平方米)", "net_new_farmland_mu": "新增耕地(亩)",

@@ -267,7 +267,7 @@ LAYER_STYLES: dict[str, LayerStyle] = {s.key: s for s in [
         (F("name", "名称", tooltip=True), F(("site_id", "destination"), "安置点编号", tooltip=True),
          F("kind", "类型", "code"), F(("town_id", "town"), "镇"),
          F(("capacity_households", "capacity"), "容纳户数", "int", tooltip=True),
-         F("fixed_cost", "固定成本(元)", "float0")),
+         F("fixed_cost", "固定成本(元)", "float0"), F("excluded", "不予启动原因", tooltip=True)),
         color="#6a51a3", weight=1.5, dash="3 3", fill_color="#bcbddc", fill_opacity=0.4,
         area_mu=True),
     LayerStyle(
