@@ -352,8 +352,14 @@ def model_from_project(cls, project, scenario, *, hamlets=None, distances=None,
     if within:
         keep &= h["town_id"].to_numpy()[i] == s["town_id"].to_numpy()[j]
     excluded = _protected_sites(project, sites, s)
+    on_protected = excluded != ""
+    if on_protected.any():
+        logger.warning("sites on protected land%s: %s",
+                       ", not started" if protected_sites == "exclude" else " (allowed)",
+                       ", ".join(f"{s['site_id'].iat[r]} ({excluded[r]})"
+                                 for r in np.flatnonzero(on_protected)[:10]))
     if protected_sites == "exclude":
-        keep &= ~(excluded != "")[j]
+        keep &= ~on_protected[j]
     i, j, dm = i[keep], j[keep], dist["distance_m"].to_numpy()[keep]
     kind = s["kind"].to_numpy()
     build = np.where(kind == "new_community", costs["construction_per_household"],
@@ -385,7 +391,7 @@ def model_from_project(cls, project, scenario, *, hamlets=None, distances=None,
     land = np.where(kind == "new_community",
                     float(homestead["plot_standard_cultivated_m2"]) / max(1.0 - share, 1e-9), 0.0)
     s["excluded"] = excluded if protected_sites == "exclude" else ""
-    s["on_protected"] = excluded != ""
+    s["on_protected"] = on_protected
     origin_attrs = h.set_index("hamlet_id")[["village_id", "retained"]]
     site_cols = [c for c in s.columns if c not in ("site_id", "town_id", "capacity_households",
                                                    "fixed_cost")]
@@ -412,7 +418,7 @@ def model_from_project(cls, project, scenario, *, hamlets=None, distances=None,
 
 
 def _protected_sites(project, sites, s: pd.DataFrame) -> np.ndarray:
-    """Per site (rows of ``s``), why it may not be started ("" when it may)."""
+    """Per site (rows of ``s``), the protected land it is on ("" when none)."""
     from ..suitability import protected_overlap
 
     out = np.full(len(s), "", dtype=object)
@@ -422,17 +428,7 @@ def _protected_sites(project, sites, s: pd.DataFrame) -> np.ndarray:
     if all(v is None for v in layers.values()):
         return out
     over = protected_overlap(sites, {k: v for k, v in layers.items() if v is not None})
-    for k, zh, en in (("basic_farmland", "永久基本农田", "permanent basic farmland"),
-                      ("ecological_redline", "生态保护红线", "the ecological red line"),
-                      ("flood_zone", "蓄滞洪区", "a flood zone")):
-        a = over[f"{k}_m2"].to_numpy()
-        for r in np.flatnonzero(a > 1.0):
-            out[r] = (out[r] + "; " if out[r] else "") + f"占{zh} {a[r]:,.0f} m2 / on {en}"
-    flagged = np.flatnonzero(out != "")
-    if len(flagged):
-        logger.warning("sites on protected land, not started: %s",
-                       ", ".join(f"{s['site_id'].iat[r]} ({out[r]})" for r in flagged[:10]))
-    return out
+    return over["protected_reasons"].to_numpy(dtype=object)
 
 
 def example_inputs(seed: int = 0):

@@ -47,7 +47,9 @@ from .raster import (
     window_transform,
 )
 
-__all__ = ["SITE_COLUMNS_ZH", "candidate_sites", "protected_overlap", "score_sites", "site_capacity"]
+__all__ = [
+    "SITE_COLUMNS_ZH", "candidate_sites", "protected_overlap", "score_sites", "site_capacity",
+]
 
 log = logging.getLogger(__name__)
 
@@ -319,6 +321,23 @@ def _overlap_m2(sites, geoms) -> np.ndarray:
 OVERLAP_KINDS = ("basic_farmland", "ecological_redline", "flood_zone", "water", "buildings")
 
 
+_OVERLAP_EN = {"basic_farmland": "on permanent basic farmland",
+               "ecological_redline": "inside the ecological red line",
+               "flood_zone": "in a flood zone", "water": "on water",
+               "buildings": "on existing buildings"}
+
+
+def _overlap_parts(over: dict, area: float) -> list[tuple[str, str]]:
+    """(Chinese, English) phrases for each kind a site overlaps by more than 1 m2."""
+    parts = []
+    for k, m2 in over.items():
+        if m2 > 1.0:
+            share = m2 / area if area else 0.0
+            parts.append((f"占{EXCLUSIONS_ZH[k]} {m2:,.0f} m2 ({share:.0%})",
+                          f"{_OVERLAP_EN[k]} {m2:,.0f} m2 ({share:.0%})"))
+    return parts
+
+
 def protected_overlap(sites, project) -> pd.DataFrame:
     """Area of each site on protected land, water and buildings, from the vector layers.
 
@@ -340,7 +359,9 @@ def protected_overlap(sites, project) -> pd.DataFrame:
         Row-aligned with ``sites``: ``<kind>_m2`` for each of :data:`OVERLAP_KINDS`
         (overlapping polygons counted once), ``on_protected`` (more than 1 m2 on
         basic farmland, the ecological red line or a flood zone: anything less is
-        the rounding of an edge) and ``in_water`` (more than 1 m2 on water).
+        the rounding of an edge), ``in_water`` (more than 1 m2 on water) and
+        ``protected_reasons`` (the protected land a site is on, Chinese / English;
+        empty when none).
 
     Examples
     --------
@@ -351,10 +372,13 @@ def protected_overlap(sites, project) -> pd.DataFrame:
     ...                         geometry=[box(0, 0, 100, 100)], crs=crs)
     >>> sites = gpd.GeoDataFrame({"site_id": ["S1", "S2"]},
     ...                          geometry=[box(50, 0, 150, 100), box(300, 0, 400, 100)], crs=crs)
-    >>> protected_overlap(sites, {"protected": prot})[["basic_farmland_m2", "on_protected"]]
+    >>> over = protected_overlap(sites, {"protected": prot})
+    >>> over[["basic_farmland_m2", "on_protected"]]
        basic_farmland_m2  on_protected
     0             5000.0          True
     1                0.0         False
+    >>> print(over.loc[0, "protected_reasons"])
+    占永久基本农田 5,000 m2 (50%) / on permanent basic farmland 5,000 m2 (50%)
     """
     geom = np.asarray(sites.geometry.values, dtype=object)
     layers = _exclusion_geoms(project)
@@ -363,6 +387,13 @@ def protected_overlap(sites, project) -> pd.DataFrame:
     out["on_protected"] = (over["basic_farmland"] + over["ecological_redline"]
                            + over["flood_zone"]) > 1.0
     out["in_water"] = over["water"] > 1.0
+    area = shapely.area(geom)
+    reasons = []
+    for i in range(len(geom)):
+        parts = _overlap_parts({k: over[k][i] for k in _PROTECTED}, area[i])
+        reasons.append("; ".join(z for z, _ in parts) + (" / " if parts else "")
+                       + "; ".join(e for _, e in parts))
+    out["protected_reasons"] = pd.array(reasons, dtype="str")
     return out
 
 
@@ -488,16 +519,7 @@ def score_sites(sites: gpd.GeoDataFrame, project, rasters, *, scenario=None,
     in_water = overlap["in_water"].to_numpy()
     reasons = []
     for i in range(n):
-        parts = []
-        for k in OVERLAP_KINDS:
-            if over[k][i] > 1.0:
-                share = over[k][i] / area[i] if area[i] else 0.0
-                en = {"basic_farmland": "on permanent basic farmland",
-                      "ecological_redline": "inside the ecological red line",
-                      "flood_zone": "in a flood zone", "water": "on water",
-                      "buildings": "on existing buildings"}[k]
-                parts.append((f"占{EXCLUSIONS_ZH[k]} {over[k][i]:,.0f} m2 ({share:.0%})",
-                              f"{en} {over[k][i]:,.0f} m2 ({share:.0%})"))
+        parts = _overlap_parts({k: over[k][i] for k in OVERLAP_KINDS}, area[i])
         if deep[i] > 0:
             parts.append((f"{EXCLUSIONS_ZH['deep_flood']} {deep[i]:.0%}",
                           f"flood depth above the limit on {deep[i]:.0%}"))
