@@ -279,31 +279,23 @@ def parse(cost, demand, capacity, fixed_cost, minimum, *, stay_cost=None, allowe
 
     # ---- the distance limit
     far_po = far_pd = far_dist = None
-    if max_distance is not None:
-        if pdist is None:
-            problems.append(Problem("distance", "no_distance", [],
-                                    "max_distance needs distances",
-                                    "pass distance= (or a 'distance' column)"))
-        else:
-            missing = np.isnan(pdist) | np.isinf(pdist)
-            if missing.any():
-                problems.append(Problem("distance", "missing_distance",
-                                        _pair_names(oids, dids, po[missing], pdd[missing]),
-                                        "allowed pairs have a missing or infinite distance",
-                                        "give the road distance of every allowed pair, or mark "
-                                        "the pair not allowed"))
+    if max_distance is not None and pdist is None:
+        problems.append(Problem("distance", "no_distance", [],
+                                "max_distance needs distances",
+                                "pass distance= (or a 'distance' column)"))
+    if pdist is not None:
+        missing = np.isnan(pdist) | np.isinf(pdist)
+        if missing.any():
+            problems.append(Problem("distance", "missing_distance",
+                                    _pair_names(oids, dids, po[missing], pdd[missing]),
+                                    "allowed pairs have a missing or infinite distance",
+                                    "give the road distance of every allowed pair, or mark the "
+                                    "pair not allowed"))
+        if max_distance is not None:
             far = ~missing & (pdist > max_distance)
             far_po, far_pd, far_dist = po[far], pdd[far], pdist[far]
             keep = ~far
             po, pdd, pc, pdist = po[keep], pdd[keep], pc[keep], pdist[keep]
-    elif pdist is not None:
-        bad = np.isinf(pdist) | np.isnan(pdist)
-        if bad.any():
-            problems.append(Problem("distance", "missing_distance",
-                                    _pair_names(oids, dids, po[bad], pdd[bad]),
-                                    "allowed pairs have a missing or infinite distance",
-                                    "give the road distance of every allowed pair, or mark the "
-                                    "pair not allowed"))
 
     inf = np.isinf(pc)
     if inf.any():
