@@ -228,3 +228,39 @@ def test_project_pilot_town_below_minimum():
     msgs = " ".join(err.value.diagnosis["message"])
     assert "凤桥镇" in msgs
     assert isinstance(err.value.diagnosis, pd.DataFrame)
+
+
+def test_plan_names_why_households_stay_in_a_full_start_town():
+    # h0-h2 reach S1 (capacity 70); h3 reaches nothing within 3 km but S1 at 4.2 km;
+    # h4 reaches nothing at all. Staying costs 10,000 per household (a full-start town).
+    dist = np.array([[1000.0], [1500.0], [2000.0], [4200.0], [np.nan]])
+    cost = np.where(np.isnan(dist), np.nan, 1.0)
+    model = ConsolidationModel.from_cost_matrix(
+        cost, demand=[40, 25, 20, 15, 10], capacity=[70], fixed_cost=[0], minimum=50,
+        stay_cost=[4e5, 2.5e5, 2e5, 1.5e5, 1e5], distance=dist, max_distance=3000,
+        origin_ids=["h0", "h1", "h2", "h3", "h4"], destination_ids=["S1"],
+        origin_town=["T1"] * 5, town_names={"T1": "新丰镇"})
+    plan = model.solve(time_limit=10)
+    assert plan.proven
+    d = plan.diagnosis.set_index("rule")
+    # 40 + 25 fill S1 to 65: the 20 of h2 do not fit in the 5 left
+    assert d.loc["sites_full", "items"] == "h2"
+    assert "S1 65/70" in d.loc["sites_full", "message"]
+    assert d.loc["out_of_reach", "items"] == "h3, h4"
+    assert d.loc["out_of_reach", "message"] == (
+        "新丰镇: 25 households in 2 hamlet(s) stay: no site within 3 km")
+    assert d.loc["out_of_reach", "fix"].startswith(
+        "a 4.5 km limit reaches 15 of them (sites.max_relocation_distance_m = 4500)")
+    # every household left in place is explained once, and the stays say the same
+    named = [x for items in plan.diagnosis["items"] for x in items.split(", ")]
+    assert sorted(named) == sorted(plan.stays["origin"])
+    reason = plan.stays.set_index("origin")["reason"]
+    assert reason["h2"] == "the sites within reach are full"
+    assert reason["h3"] == reason["h4"] == "no allowed destination"
+
+
+def test_findings_already_made_are_not_repeated_after_the_solve():
+    model = ConsolidationModel.from_cost_matrix(
+        np.ones((2, 1)), demand=[20, 21], capacity=[100], fixed_cost=[0], minimum=50,
+        stay_cost=[1e5, 1e5], origin_town=["T1", "T1"], town_names={"T1": "新丰镇"})
+    assert model.solve().diagnosis["rule"].tolist() == ["town_too_small"]

@@ -1,4 +1,4 @@
-"""Why a plan cannot meet the rules, in a planner's words.
+"""Why a plan cannot meet the rules, and why it leaves households in place, in a planner's words.
 
 The checks run before every solve (and alone through
 :meth:`ConsolidationModel.diagnose`). Each finding is one row of a DataFrame:
@@ -18,6 +18,13 @@ The checks run before every solve (and alone through
     ``staying_is_cheaper`` (every hamlet of a town pays less to stay than the cheapest
     move costs: the plan moves no one there; with the 2008 scenario's weights this is
     the case in the full-start towns).
+
+After a solve, :func:`plan_findings` adds warnings about the households a plan leaves in
+place in towns where staying has a cost (full start, 全面启动): ``out_of_reach`` (no site
+within the distance limit; which longer limit reaches them), ``sites_full`` (every site
+within reach is started and full; which sites need room) and ``sites_not_started`` (a site
+within reach is not started: it costs more than their staying, or cannot gather its
+minimum from them).
 ``items``
     The ids of the hamlets (origins) or sites concerned, comma-separated.
 ``message``, ``fix``
@@ -39,7 +46,7 @@ import pandas as pd
 
 from ._core import Instance
 
-__all__ = ["diagnose", "FINDING_COLUMNS"]
+__all__ = ["diagnose", "plan_findings", "FINDING_COLUMNS"]
 
 logger = logging.getLogger(__name__)
 
@@ -333,6 +340,106 @@ def presolve_findings(inst: Instance, origin_town=None, town_names=None,
         out.append(_finding("infeasible", r.name, "groups_cannot_gather",
                             inst.origin_ids[members], msg, "; or ".join(fixes) or
                             "add candidate sites"))
+    return pd.DataFrame(out, columns=FINDING_COLUMNS)
+
+
+def _no_room(inst: Instance, assign: np.ndarray) -> np.ndarray:
+    """Per origin: it has destinations, all started, none with room for it."""
+    load = np.bincount(assign[assign >= 0], weights=inst.demand[assign >= 0], minlength=inst.m)
+    started = load > 0
+    room = inst.capacity[inst.pd] - load[inst.pd]
+    fits = started[inst.pd] & (room >= inst.demand[inst.po] - 1e-9)
+    blocked = ~started[inst.pd] | fits       # a pair that is not full: closed, or with room
+    has = np.bincount(inst.po, minlength=inst.n) > 0
+    open_pair = np.bincount(inst.po, weights=blocked.astype(float), minlength=inst.n) > 0
+    return has & ~open_pair
+
+
+def plan_findings(inst: Instance, assign: np.ndarray, origin_town=None,
+                  town_names=None, explained=None) -> pd.DataFrame:
+    """Warnings about the households a plan leaves in place where staying has a cost.
+
+    Parameters
+    ----------
+    inst : Instance
+    assign : numpy.ndarray
+        Destination position per origin, -1 where it stays.
+    origin_town : array-like, optional
+    town_names : mapping, optional
+    explained : numpy.ndarray of bool, optional
+        Origins an earlier finding already explains (left out here).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Rows of :data:`FINDING_COLUMNS`, severity ``"warning"``, one per town and cause
+        (``out_of_reach``, ``sites_full``, ``sites_not_started``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from landplan.consolidate import ConsolidationModel
+    >>> from landplan.consolidate.diagnose import plan_findings
+    >>> m = ConsolidationModel.from_cost_matrix(
+    ...     np.array([[1.0], [1.0], [np.nan]]), demand=[40, 30, 20], capacity=[60],
+    ...     fixed_cost=[0], minimum=30, stay_cost=[1e6, 1e6, 1e6], origin_town=["新丰镇"] * 3)
+    >>> plan = m.solve(time_limit=5)
+    >>> plan_findings(m._inst, plan.assignment, m.origin_town)["rule"].tolist()
+    ['out_of_reach', 'sites_full']
+    """
+    names = dict(town_names or {})
+    towns = (np.asarray(origin_town, dtype=object) if origin_town is not None
+             else np.full(inst.n, "(all)", dtype=object))
+    stay = np.nan_to_num(inst.stay, nan=0.0) if inst.stay is not None else np.zeros(inst.n)
+    left = (assign < 0) & (stay > 0) & (inst.demand > 0)
+    if explained is not None:
+        left &= ~np.asarray(explained, dtype=bool)
+    if not left.any():
+        return pd.DataFrame(columns=FINDING_COLUMNS)
+    d = inst.demand
+    has = np.bincount(inst.po, minlength=inst.n) > 0
+    full = _no_room(inst, assign)
+    load = np.bincount(assign[assign >= 0], weights=d[assign >= 0], minlength=inst.m)
+    lim = inst.max_distance
+    lim_txt = f" within {_km(lim)}" if lim is not None else ""
+    out = []
+    for t in pd.unique(towns[left]):
+        scope = str(names.get(t, t))
+        here = left & (towns == t)
+        lost = here & ~has
+        if lost.any():
+            fix = "add a site near them, or mark them retained (保留)"
+            if inst.far_po is not None and len(inst.far_po):
+                near = pd.Series(inst.far_dist).groupby(inst.far_po).min()
+                near = near[near.index.isin(np.flatnonzero(lost))]
+                if len(near):
+                    reach_m = float(np.ceil(near.max() / 500.0) * 500.0)
+                    fix = (f"a {_km(reach_m)} limit reaches {d[near.index].sum():g} of them "
+                           f"(sites.max_relocation_distance_m = {reach_m:g}); "
+                           + ("otherwise " if d[near.index].sum() < d[lost].sum() else "or ")
+                           + fix)
+            out.append(_finding(
+                "warning", scope, "out_of_reach", inst.origin_ids[lost],
+                f"{scope}: {d[lost].sum():g} households in {lost.sum()} hamlet(s) stay: no site"
+                f"{lim_txt}", fix))
+        jam = here & has & full
+        if jam.any():
+            sites = np.unique(inst.pd[np.isin(inst.po, np.flatnonzero(jam))])
+            fill = ", ".join(f"{inst.dest_ids[j]} {load[j]:g}/{inst.capacity[j]:g}" for j in sites)
+            out.append(_finding(
+                "warning", scope, "sites_full", inst.origin_ids[jam],
+                f"{scope}: {d[jam].sum():g} households in {jam.sum()} hamlet(s) stay although "
+                f"sites are within reach: every one of them is full ({fill})",
+                "raise the capacity of those sites, or add a site near these hamlets"))
+        idle = here & has & ~full
+        if idle.any():
+            out.append(_finding(
+                "warning", scope, "sites_not_started", inst.origin_ids[idle],
+                f"{scope}: {d[idle].sum():g} households in {idle.sum()} hamlet(s) stay: a site "
+                f"within their reach is not started (starting it costs more than their staying, "
+                f"or it cannot gather its minimum from them)",
+                "raise costs.stay_penalty_per_household, lower the cost of the sites within "
+                "their reach, or lower their minimum"))
     return pd.DataFrame(out, columns=FINDING_COLUMNS)
 
 

@@ -19,7 +19,7 @@ from ._core import STAY, Instance, gap_of
 from ._formulation import FORMULATIONS, ComponentResult, build, solve_highs, to_highs
 from ._inputs import GroupRule, as_labels, parse
 from ._schedule import solve_parts
-from .diagnose import elastic_findings, presolve_findings, summarise
+from .diagnose import _no_room, elastic_findings, plan_findings, presolve_findings, summarise
 from .plan import TOTAL, ConsolidationPlan, Proof
 
 __all__ = ["ConsolidationModel", "GroupRule"]
@@ -554,7 +554,19 @@ class ConsolidationModel:
                 cols=r.n_cols, rows=r.n_rows))
         components = pd.DataFrame(comp_rows)
         sites, moves, stays, summary = self._tables(assign)
-        warnings = findings[findings["severity"] != "infeasible"].reset_index(drop=True)
+        warnings = findings[findings["severity"] != "infeasible"]
+        # origins an earlier warning names, or whose every site it names, are explained
+        named = list({x for items in warnings["items"] for x in str(items).split(", ") if x})
+        other_site = ~np.isin(inst.dest_ids, named)[inst.pd]
+        all_named = (np.bincount(inst.po, minlength=inst.n) > 0) & (
+            np.bincount(inst.po, weights=other_site.astype(float), minlength=inst.n) == 0)
+        after = plan_findings(inst, assign, self.origin_town, self.town_names,
+                              explained=np.isin(inst.origin_ids, named) | all_named)
+        if len(after):
+            for _, f in after.iterrows():
+                logger.warning("%s", f["message"])
+            warnings = pd.concat([warnings, after], ignore_index=True)
+        warnings = warnings.reset_index(drop=True)
         return ConsolidationPlan(sites=sites, moves=moves, stays=stays, summary=summary,
                                  proof=proof, components=components, diagnosis=warnings,
                                  model=self, assignment=assign)
@@ -592,6 +604,7 @@ class ConsolidationModel:
 
         has_pair = np.zeros(inst.n, dtype=bool)
         has_pair[inst.po] = True
+        full = _no_room(inst, assign)
         staying = np.flatnonzero(assign == STAY)
         reasons = []
         for i in staying:
@@ -601,6 +614,8 @@ class ConsolidationModel:
                 reasons.append("no households willing to move")
             elif not has_pair[i]:
                 reasons.append("no allowed destination")
+            elif full[i]:
+                reasons.append("the sites within reach are full")
             else:
                 reasons.append("stays in the plan")
         rest = moved[self.households[moved] > d[moved] + 1e-9]
