@@ -356,7 +356,7 @@ def _no_room(inst: Instance, assign: np.ndarray) -> np.ndarray:
 
 
 def plan_findings(inst: Instance, assign: np.ndarray, origin_town=None,
-                  town_names=None, explained=None) -> pd.DataFrame:
+                  town_names=None, earlier=None) -> pd.DataFrame:
     """Warnings about the households a plan leaves in place where staying has a cost.
 
     Parameters
@@ -366,8 +366,9 @@ def plan_findings(inst: Instance, assign: np.ndarray, origin_town=None,
         Destination position per origin, -1 where it stays.
     origin_town : array-like, optional
     town_names : mapping, optional
-    explained : numpy.ndarray of bool, optional
-        Origins an earlier finding already explains (left out here).
+    earlier : pandas.DataFrame, optional
+        Findings made before the solve: the origins they name, or whose every site they
+        name, are explained already and left out here.
 
     Returns
     -------
@@ -392,8 +393,12 @@ def plan_findings(inst: Instance, assign: np.ndarray, origin_town=None,
              else np.full(inst.n, "(all)", dtype=object))
     stay = np.nan_to_num(inst.stay, nan=0.0) if inst.stay is not None else np.zeros(inst.n)
     left = (assign < 0) & (stay > 0) & (inst.demand > 0)
-    if explained is not None:
-        left &= ~np.asarray(explained, dtype=bool)
+    if earlier is not None and len(earlier):
+        named = list({x for items in earlier["items"] for x in str(items).split(", ") if x})
+        other_site = ~np.isin(inst.dest_ids, named)[inst.pd]
+        all_sites_named = (np.bincount(inst.po, minlength=inst.n) > 0) & (
+            np.bincount(inst.po, weights=other_site.astype(float), minlength=inst.n) == 0)
+        left &= ~(np.isin(inst.origin_ids, named) | all_sites_named)
     if not left.any():
         return pd.DataFrame(columns=FINDING_COLUMNS)
     d = inst.demand

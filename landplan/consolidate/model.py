@@ -555,13 +555,7 @@ class ConsolidationModel:
         components = pd.DataFrame(comp_rows)
         sites, moves, stays, summary = self._tables(assign)
         warnings = findings[findings["severity"] != "infeasible"]
-        # origins an earlier warning names, or whose every site it names, are explained
-        named = list({x for items in warnings["items"] for x in str(items).split(", ") if x})
-        other_site = ~np.isin(inst.dest_ids, named)[inst.pd]
-        all_named = (np.bincount(inst.po, minlength=inst.n) > 0) & (
-            np.bincount(inst.po, weights=other_site.astype(float), minlength=inst.n) == 0)
-        after = plan_findings(inst, assign, self.origin_town, self.town_names,
-                              explained=np.isin(inst.origin_ids, named) | all_named)
+        after = plan_findings(inst, assign, self.origin_town, self.town_names, earlier=warnings)
         if len(after):
             for _, f in after.iterrows():
                 logger.warning("%s", f["message"])
