@@ -28,8 +28,9 @@ towns, above a move's net cost).
 
 Methods, on the same model in the same run, one after the other:
 
-* ``landplan``: ``ConsolidationModel.solve`` (strong formulation, one part per town, HiGHS
-  plus large-neighbourhood search, 2 worker processes);
+* ``landplan``: ``ConsolidationModel.solve`` (strong formulation, one part per town,
+  relax-and-pack start and bound, HiGHS plus large-neighbourhood search, 2 worker
+  processes);
 * ``highs-textbook``: HiGHS alone on the textbook formulation, whole model, no start;
 * ``pulp-cbc``: the same strong model built with PuLP and solved by CBC (2 threads);
   status, objective and bound read from CBC's own log (PuLP calls a time-limited run

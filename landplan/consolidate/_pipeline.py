@@ -5,8 +5,10 @@ formulation's root bound is within a few hundredths of a percent of the best bou
 branch-and-bound reaches in minutes, while plans keep improving for minutes. So each
 part runs:
 
-1. *starts*: the greedy heuristic and the LP relaxation rounded and polished (the better
-   of the two goes to HiGHS);
+1. *starts*: the greedy heuristic, and relax-and-pack (:mod:`landplan.consolidate.packing`:
+   the relaxation with whole sites, whose dual bound is kept, and its sites packed with
+   whole hamlets) for parts of at least ``PACK_MIN_ORIGINS`` origins, else the LP
+   relaxation rounded and polished (the best of them goes to HiGHS);
 2. *HiGHS* on the strong model from that start, until it proves the requested gap, or
    has done its root node (bound, cuts, its own sub-MIP heuristics) and then finds
    nothing better for a while (``stall``);
@@ -22,8 +24,8 @@ plan found by the other worker's HiGHS, and HiGHS is handed the search's better 
 during its run (HiGHS's user-solution callback), so neither waits for the other.
 
 A part is reported ``"Optimal"`` only when its best plan is proven within the requested
-gap by a HiGHS dual bound (any run's: each is valid). Otherwise it carries the last HiGHS
-status ("Time limit reached", ...).
+gap by a HiGHS dual bound (any run's, the relaxation's included: each is valid).
+Otherwise it carries the last HiGHS status ("Time limit reached", ...).
 """
 
 from __future__ import annotations
@@ -37,10 +39,18 @@ from . import heuristic as _heur
 from ._core import Instance, gap_of
 from ._formulation import ComponentResult, build, lp_rounding, solve_highs
 from .lns import improve_lns
+from .packing import relax_and_pack
 
 __all__ = ["Board", "solve_component"]
 
 logger = logging.getLogger(__name__)
+
+#: Relax-and-pack (:mod:`landplan.consolidate.packing`) starts parts of at least this many
+#: origins (smaller ones HiGHS proves quickly), with this share of the part's time, at most
+#: this many seconds per origin.
+PACK_MIN_ORIGINS = 100
+PACK_SHARE = 0.4
+PACK_SECONDS_PER_ORIGIN = 0.04
 
 
 class _NoLock:
@@ -200,7 +210,13 @@ def solve_component(inst: Instance, *, deadline: float, gap: float, formulation:
     if warm_start and best.assign is None:
         slice_s = min(max(0.2, 0.05 * budget), 3.0)
         best.consider(_heur.solve_instance(inst, time_limit=slice_s), "heuristic")
-        if search:
+        packed = None
+        if search and inst.n >= PACK_MIN_ORIGINS:
+            pack_s = min(PACK_SHARE * budget, PACK_SECONDS_PER_ORIGIN * inst.n)
+            packed, relaxed = relax_and_pack(inst, mm, time_limit=pack_s, seed=seed, gap=gap)
+            board.offer(bound=relaxed)
+            best.consider(packed, "relax-and-pack")
+        if search and packed is None:
             lp = lp_rounding(inst, time_limit=slice_s)
             if lp is not None:
                 best.consider(_heur.polish(inst, lp, time_limit=slice_s), "heuristic")

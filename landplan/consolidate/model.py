@@ -333,7 +333,10 @@ class ConsolidationModel:
         """Solve the MILP: HiGHS for the bound, HiGHS and neighbourhood search for the plan.
 
         Each independent component (a town, usually) is solved by
-        :func:`landplan.consolidate._pipeline.solve_component`: heuristic starts, HiGHS on
+        :func:`landplan.consolidate._pipeline.solve_component`: heuristic starts (greedy,
+        and for towns of 100 hamlets or more relax-and-pack,
+        :mod:`landplan.consolidate.packing`: the relaxation with whole sites, whose bound
+        counts too, and its sites packed with whole hamlets), HiGHS on
         the strong formulation, then, while the gap is open, large-neighbourhood search
         (:mod:`landplan.consolidate.lns`) and HiGHS again from the improved plan. The time
         is shared by difficulty and the components run in parallel worker processes
@@ -366,7 +369,8 @@ class ConsolidationModel:
         -------
         ConsolidationPlan
             ``plan.proof.status`` is "optimal" only when proven within ``gap`` (the plan's
-            cost against HiGHS's dual bound); when the time limit ends first it is
+            cost against the best HiGHS dual bound: of the model, or of its relaxation
+            with whole sites and divisible hamlets, both valid); when the time limit ends first it is
             "time_limit" (the best plan found, with the bound proven so far) or
             "heuristic" (a component has no bound: the heuristic's plan, unproven).
 
