@@ -160,7 +160,7 @@ def solve_component(inst: Instance, *, deadline: float, gap: float, formulation:
                     warm_start: bool = True, seed: int = 0, start: np.ndarray | None = None,
                     bound: float = -np.inf, board: Board | None = None,
                     search_first: bool = False, deadline_is_wall: bool = False,
-                    stall: float = 1.5) -> ComponentResult:
+                    stall: float = 1.5, pack: float = 1.0) -> ComponentResult:
     """Solve one part until ``deadline`` (a ``time.perf_counter()`` value) or the gap is met.
 
     Parameters
@@ -190,6 +190,12 @@ def solve_component(inst: Instance, *, deadline: float, gap: float, formulation:
     stall : float
         Seconds without a better plan, after HiGHS's root node, before the search takes
         over from HiGHS.
+    pack : float
+        Share of the usual time for the relax-and-pack start (parts of
+        ``PACK_MIN_ORIGINS`` origins or more; 0: none). A worker that a helper joins at
+        once packs briefly and goes on to HiGHS, while the helper packs at length: on
+        some towns the packing is what finds good plans, on others HiGHS's own search,
+        so the two workers lean each way.
 
     Returns
     -------
@@ -211,8 +217,8 @@ def solve_component(inst: Instance, *, deadline: float, gap: float, formulation:
         slice_s = min(max(0.2, 0.05 * budget), 3.0)
         best.consider(_heur.solve_instance(inst, time_limit=slice_s), "heuristic")
         packed = None
-        if search and inst.n >= PACK_MIN_ORIGINS:
-            pack_s = min(PACK_SHARE * budget, PACK_SECONDS_PER_ORIGIN * inst.n)
+        if search and pack > 0 and inst.n >= PACK_MIN_ORIGINS:
+            pack_s = pack * min(PACK_SHARE * budget, PACK_SECONDS_PER_ORIGIN * inst.n)
             packed, relaxed = relax_and_pack(inst, mm, time_limit=pack_s, seed=seed, gap=gap)
             board.offer(bound=relaxed)
             best.consider(packed, "relax-and-pack")

@@ -12,8 +12,9 @@ set). The time is shared by difficulty:
   their open gap in yuan (what they add to the whole model's gap), continuing from
   their best plan and bound;
 * **spare cores**: when fewer parts are open than there are workers, a free worker
-  joins the part with the largest open gap: it runs the neighbourhood search while the
-  first runs HiGHS, and the two share their best plan, its cost and the best bound
+  joins the part with the largest open gap: it builds the relax-and-pack start and runs
+  the neighbourhood search while the first runs HiGHS (after a brief packing of its own
+  when the helper joins at once, so that HiGHS has most of the time), and the two share their best plan, its cost and the best bound
   (shared memory, :class:`~landplan.consolidate._pipeline.Board`), so each builds on
   the other's plans and both stop as soon as together they meet the gap.
 
@@ -47,6 +48,9 @@ logger = logging.getLogger(__name__)
 PARALLEL_MIN_PAIRS = 1000
 PARALLEL_MIN_SECONDS = 4.0
 
+#: Share of the usual relax-and-pack time a part's first worker takes when a helper packs too.
+PACK_BRIEF = 0.3
+
 _SHARED = None         # in a worker: (costs and bounds, plans, plan offsets) of every part
 
 
@@ -78,7 +82,7 @@ def _init_worker(values, plans, offsets) -> None:
 
 def _task(k: int, inst: Instance, deadline_wall: float, gap: float, formulation: str,
           warm_start: bool, seed: int, start, bound: float,
-          search_first: bool) -> tuple[int, ComponentResult]:
+          search_first: bool, pack: float = 1.0) -> tuple[int, ComponentResult]:
     board = None
     if _SHARED is not None:
         values, plans, offsets = _SHARED
@@ -86,7 +90,8 @@ def _task(k: int, inst: Instance, deadline_wall: float, gap: float, formulation:
         board = Board(_Slot(values, k), plan=plan, lock=values.get_lock())
     res = solve_component(inst, deadline=deadline_wall, deadline_is_wall=True, gap=gap,
                           formulation=formulation, warm_start=warm_start, seed=seed,
-                          start=start, bound=bound, board=board, search_first=search_first)
+                          start=start, bound=bound, board=board, search_first=search_first,
+                          pack=pack)
     return k, res
 
 
@@ -215,9 +220,13 @@ def _solve_parallel(subs, sizes, deadline, gap, formulation, warm_start, seed, w
     wall_offset = time.time() - time.perf_counter()
     helpers = 0
 
+    # with fewer parts than workers, a helper joins each part at once and packs at length
+    # while the part's first worker packs briefly and goes on to HiGHS
+    first_pack = 1.0 if len(keys) >= workers else PACK_BRIEF
+
     def submit(ex, k, until, *, warm, seed_k, start=None, bound=-np.inf, helper=False):
         fut = ex.submit(_task, slot[k], subs[k], until + wall_offset, gap, formulation, warm,
-                        seed_k, start, bound, helper)
+                        seed_k, start, bound, helper, 1.0 if helper else first_pack)
         running[fut] = k
 
     ex = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker,

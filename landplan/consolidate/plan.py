@@ -23,7 +23,8 @@ class Proof:
         Cost of the plan returned, yuan (recomputed from the plan itself).
     bound : float
         Best proven lower bound on any plan's cost (sum of the components' HiGHS dual
-        bounds); ``-inf`` when a component has none, NaN for the heuristic alone.
+        bounds, each the best of the whole model's and of its relaxation with whole
+        sites); ``-inf`` when a component has none, NaN for the heuristic alone.
     gap : float
         ``(objective - bound) / max(|objective|, 1)``; inf without a bound.
     time_s : float
@@ -84,8 +85,8 @@ class ConsolidationPlan:
         Per independent component: origins, destinations, status (``"Optimal"`` when
         its plan is proven within the requested gap, else HiGHS's last status), where
         the plan came from (``highs``, ``lns`` -- the neighbourhood search,
-        ``heuristic``, ``shared`` -- another worker on the same component, ``no
-        choice``), objective, bound, gap, seconds of solver work (summed over the
+        ``relax-and-pack`` -- :mod:`landplan.consolidate.packing`, ``heuristic``,
+        ``shared`` -- another worker on the same component, ``no choice``), objective, bound, gap, seconds of solver work (summed over the
         worker processes that took part), branch-and-bound nodes, model size.
     diagnosis : pandas.DataFrame
         Warnings found before the solve (see :mod:`landplan.consolidate.diagnose`).
