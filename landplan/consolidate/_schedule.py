@@ -14,9 +14,10 @@ set). The time is shared by difficulty:
 * **spare cores**: when fewer parts are open than there are workers, a free worker
   joins the part with the largest open gap: it builds the relax-and-pack start and runs
   the neighbourhood search while the first runs HiGHS (after a brief packing of its own
-  when the helper joins at once, so that HiGHS has most of the time), and the two share their best plan, its cost and the best bound
-  (shared memory, :class:`~landplan.consolidate._pipeline.Board`), so each builds on
-  the other's plans and both stop as soon as together they meet the gap.
+  when the helper joins at once, so that HiGHS has most of the time), and the two share
+  their best plan, its cost and the best bound (shared memory,
+  :class:`~landplan.consolidate._pipeline.Board`), so each builds on the other's plans
+  and both stop as soon as together they meet the gap.
 
 Small models (or ``workers=1``) run in this process, the same way, one part at a time.
 Worker processes are started with the ``forkserver`` method: a process forked from one

@@ -370,8 +370,8 @@ class ConsolidationModel:
         ConsolidationPlan
             ``plan.proof.status`` is "optimal" only when proven within ``gap`` (the plan's
             cost against the best HiGHS dual bound: of the model, or of its relaxation
-            with whole sites and divisible hamlets, both valid); when the time limit ends first it is
-            "time_limit" (the best plan found, with the bound proven so far) or
+            with whole sites and divisible hamlets, both valid); when the time limit
+            ends first it is "time_limit" (the best plan found, with the bound proven so far) or
             "heuristic" (a component has no bound: the heuristic's plan, unproven).
 
         Raises

@@ -124,8 +124,9 @@ def pack(inst: Instance, opened: np.ndarray, *, movers: np.ndarray | None = None
     Returns
     -------
     numpy.ndarray
-        The cheapest packing seen: an assignment within every opened site's capacity; a site may be left under its
-        minimum (:func:`relax_and_pack` polishes that away).
+        The cheapest packing seen: an assignment within every opened site's capacity;
+        a site may be left under its minimum (:func:`relax_and_pack` polishes that
+        away).
 
     Examples
     --------

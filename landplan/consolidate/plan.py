@@ -86,7 +86,8 @@ class ConsolidationPlan:
         its plan is proven within the requested gap, else HiGHS's last status), where
         the plan came from (``highs``, ``lns`` -- the neighbourhood search,
         ``relax-and-pack`` -- :mod:`landplan.consolidate.packing`, ``heuristic``,
-        ``shared`` -- another worker on the same component, ``no choice``), objective, bound, gap, seconds of solver work (summed over the
+        ``shared`` -- another worker on the same component, ``earlier pass``, ``no
+        choice``), objective, bound, gap, seconds of solver work (summed over the
         worker processes that took part), branch-and-bound nodes, model size.
     diagnosis : pandas.DataFrame
         Warnings found before the solve (see :mod:`landplan.consolidate.diagnose`).
