@@ -174,10 +174,10 @@ def pack(inst: Instance, opened: np.ndarray, *, movers: np.ndarray | None = None
 
     # greedy start: the least flexible origins first, each to its cheapest site with room
     for i in sorted(movable, key=lambda i: (len(sites_of[i]), -d[i])):
-        best, bj = stay[i], STAY
+        bc, bj = stay[i], STAY
         for j in sites_of[i]:
-            if load[j] + d[i] <= cap[j] + 1e-9 and cost_of[i][j] < best:
-                best, bj = cost_of[i][j], j
+            if load[j] + d[i] <= cap[j] + 1e-9 and cost_of[i][j] < bc:
+                bc, bj = cost_of[i][j], j
         if bj != STAY:
             at[i] = bj
             load[bj] += d[i]
