@@ -15,6 +15,7 @@ from landplan.consolidate._instances import random_instance, synthetic_district
 from landplan.consolidate._pipeline import Board, solve_component
 from landplan.consolidate.heuristic import solve_instance
 from landplan.consolidate.lns import improve_lns
+from landplan.consolidate.packing import relax_and_pack
 
 
 def _lp_bound(inst, formulation):
@@ -56,13 +57,29 @@ def test_lns_keeps_count_rules_and_never_worsens():
         better = improve_lns(inst, start, 2, size=2, sub_time=0.3, seed=seed)
         assert inst.violations(better) == []
         assert best - 1e-6 <= inst.objective(better) <= inst.objective(start) + 1e-6
+        # scattered neighbourhoods (sites picked at random) keep the rules too
+        scattered = improve_lns(inst, start, 1, sub_time=0.3, seed=seed, scatter=1.0)
+        assert inst.violations(scattered) == []
+        assert best - 1e-6 <= inst.objective(scattered) <= inst.objective(start) + 1e-6
         tried += 1
         improved += inst.objective(better) < inst.objective(start) - 1e-6
     assert tried >= 8 and improved >= 1
 
 
-def test_search_adopts_a_better_plan_from_the_board():
-    """A second worker searching first picks up the plan another worker shares."""
+def test_scattered_neighbourhoods_improve_a_packed_town():
+    """On a town whose started sites are nearly full, re-packing sites picked at random
+    across the town improves the packing start, feasibly, above the relaxation's bound."""
+    inst = synthetic_district(1, 160, 18, modes=["full"], seed=11, capacity_ratio=1.1)._inst
+    start, bound = relax_and_pack(inst, time_limit=1, seed=0)
+    assert start is not None and inst.violations(start) == []
+    better = improve_lns(inst, start, 6, seed=0, scatter=1.0)
+    assert inst.violations(better) == []
+    assert bound - 1e-6 <= inst.objective(better) < inst.objective(start) - 1e-6
+
+
+def test_helper_reports_a_better_plan_from_the_board():
+    """A second worker searching first keeps to its own plans while it searches (the
+    first worker's may start other sites), but reports the best plan shared with it."""
     model = synthetic_district(1, 40, 6, modes=["full"], seed=7)
     inst = model._inst
     optimum = model.solve(time_limit=30, gap=0)

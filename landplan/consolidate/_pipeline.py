@@ -13,15 +13,19 @@ part runs:
    has done its root node (bound, cuts, its own sub-MIP heuristics) and then finds
    nothing better for a while (``stall``);
 3. *large-neighbourhood search* (:mod:`landplan.consolidate.lns`) from the best plan,
+   half its steps on nearby sites, half on sites scattered across the part (``SCATTER``),
    until it stops finding better plans;
 4. HiGHS again from the improved plan (another seed), then the search again, and so on
    until the deadline or until the best plan is within the gap of the best bound.
 
 When a second worker joins a part (see :mod:`landplan.consolidate._schedule`), it runs
 the search first (``search_first``) while the first runs HiGHS, and the two share a
-:class:`Board`: the best plan, its cost and the best bound. The search adopts a better
-plan found by the other worker's HiGHS, and HiGHS is handed the search's better plans
-during its run (HiGHS's user-solution callback), so neither waits for the other.
+:class:`Board`: the best plan, its cost and the best bound. HiGHS is handed the search's
+better plans during its run (HiGHS's user-solution callback), so neither waits for the
+other. The helper's search keeps to its own plans rather than adopting HiGHS's: those
+often start other sites than the relaxation's, and from there the search, which mostly
+re-packs started sites, rarely finds its way back (measured on the generated town 大桥镇).
+The part reports the best plan of either.
 
 A part is reported ``"Optimal"`` only when its best plan is proven within the requested
 gap by a HiGHS dual bound (any run's, the relaxation's included: each is valid).
@@ -46,11 +50,14 @@ __all__ = ["Board", "solve_component"]
 logger = logging.getLogger(__name__)
 
 #: Relax-and-pack (:mod:`landplan.consolidate.packing`) starts parts of at least this many
-#: origins (smaller ones HiGHS proves quickly), with this share of the part's time, at most
-#: this many seconds per origin.
+#: origins (smaller ones HiGHS proves quickly); its relaxation may take this share of the
+#: part's time (it stops when proven, usually in a few seconds), its packing the same share
+#: but at most this many seconds per origin.
 PACK_MIN_ORIGINS = 100
 PACK_SHARE = 0.4
-PACK_SECONDS_PER_ORIGIN = 0.04
+PACK_SECONDS_PER_ORIGIN = 0.02
+#: Share of the search's steps on scattered neighbourhoods (:func:`improve_lns`'s ``scatter``).
+SCATTER = 0.5
 
 
 class _NoLock:
@@ -219,7 +226,8 @@ def solve_component(inst: Instance, *, deadline: float, gap: float, formulation:
         packed = None
         if search and pack > 0 and inst.n >= PACK_MIN_ORIGINS:
             pack_s = pack * min(PACK_SHARE * budget, PACK_SECONDS_PER_ORIGIN * inst.n)
-            packed, relaxed = relax_and_pack(inst, mm, time_limit=pack_s, seed=seed, gap=gap)
+            packed, relaxed = relax_and_pack(inst, mm, time_limit=pack_s, seed=seed, gap=gap,
+                                             relax_limit=PACK_SHARE * budget)
             board.offer(bound=relaxed)
             best.consider(packed, "relax-and-pack")
         if search and packed is None:
@@ -245,13 +253,16 @@ def _rounds(inst, mm, best: _Incumbent, deadline, gap, formulation, seed, stall,
     board = best.board
 
     def run_search() -> None:
-        best.take_shared()
+        # a helper keeps to its own plans: the first worker's (HiGHS's) may start other
+        # sites, and from there the search rarely finds its way back
+        if not search_first:
+            best.take_shared()
         if best.assign is None:
             return
         improved = improve_lns(inst, best.assign, 0.0, mm=mm, deadline=deadline,
                                seed=seed + 7 * rounds, stop=lambda c: board.met(gap, c),
                                on_improve=lambda a, c: board.offer(objective=c, assign=a),
-                               adopt=best.adopt)
+                               adopt=None if search_first else best.adopt, scatter=SCATTER)
         best.consider(improved, "lns")
         logger.debug("part of %d origins, seed %d: search ends at %.1f s: plan %.6g",
                      inst.n, seed, time.perf_counter() - t0, best.cost)

@@ -272,12 +272,28 @@ def pack(inst: Instance, opened: np.ndarray, *, movers: np.ndarray | None = None
 
 
 def relax_and_pack(inst: Instance, mm: MatrixModel | None = None, *, time_limit: float = 10.0,
-                   seed: int = 0, gap: float = 0.0) -> tuple[np.ndarray | None, float]:
+                   seed: int = 0, gap: float = 0.0,
+                   relax_limit: float | None = None) -> tuple[np.ndarray | None, float]:
     """A feasible plan by relax-and-pack (module notes), and the relaxation's bound.
 
-    Up to 40 % of the time goes to the relaxation (usually it needs less), the rest to the
-    packing and its polish. The packing stops early once the plan is within ``gap`` of
-    the relaxation's bound.
+    The relaxation has ``relax_limit`` seconds (it usually needs less: it stops when
+    proven); the packing and its polish then have ``time_limit`` seconds. The packing
+    stops early once the plan is within ``gap`` of the relaxation's bound.
+
+    Parameters
+    ----------
+    inst : Instance
+    mm : MatrixModel, optional
+        The strong model of ``inst``, if already built.
+    time_limit : float
+        Seconds for the packing and the polish.
+    seed : int
+    gap : float
+        Relative gap to the relaxation's bound at which the packing stops.
+    relax_limit : float, optional
+        Seconds for the relaxation (default: ``time_limit``). Given too little, HiGHS
+        stops at a set of sites it has not proven the cheapest, and the packing fills
+        those.
 
     Returns
     -------
@@ -291,23 +307,24 @@ def relax_and_pack(inst: Instance, mm: MatrixModel | None = None, *, time_limit:
     --------
     >>> from landplan.consolidate._instances import synthetic_district
     >>> inst = synthetic_district(1, 60, 8, modes=["full"], seed=5, capacity_ratio=1.3)._inst
-    >>> assign, bound = relax_and_pack(inst, time_limit=3)
+    >>> assign, bound = relax_and_pack(inst, time_limit=2)
     >>> inst.violations(assign), bool(inst.objective(assign) >= bound)
     ([], True)
     """
     from .heuristic import polish
 
     t0 = time.perf_counter()
-    opened, movers, bound = relax_sites(inst, mm, time_limit=0.4 * time_limit, seed=seed)
+    relax_limit = time_limit if relax_limit is None else relax_limit
+    opened, movers, bound = relax_sites(inst, mm, time_limit=relax_limit, seed=seed)
     if opened is None or any(rule.binding for rule in inst.rules):
         # a count rule (pilot villages) wants its groups' hamlets moved although staying
         # costs less; the packing does not know that, the heuristic and HiGHS do
         return None, bound
-    left = time_limit - (time.perf_counter() - t0)
+    t1 = time.perf_counter()
     target = bound + gap * abs(bound) - float(inst.fixed[opened].sum())
-    packed = pack(inst, opened, movers=movers, time_limit=0.85 * max(left, 0.0), seed=seed,
+    packed = pack(inst, opened, movers=movers, time_limit=0.85 * time_limit, seed=seed,
                   target=target)
-    left = time_limit - (time.perf_counter() - t0)
+    left = time_limit - (time.perf_counter() - t1)
     plan = polish(inst, packed, time_limit=max(left, 0.2))
     logger.debug("relax-and-pack: %d sites, plan %s, bound %.6g, %.1f s", int(opened.sum()),
                  "none" if plan is None else f"{inst.objective(plan):.6g}", bound,
