@@ -252,17 +252,19 @@ def _rounds(inst, mm, best: _Incumbent, deadline, gap, formulation, seed, stall,
     """HiGHS rounds and searches, alternating (see the module notes)."""
     board = best.board
 
+    # a helper keeps to its own plans: the first worker's (HiGHS's) may start other sites,
+    # and from there the search rarely finds its way back
+    adopt = None if search_first else best.adopt
+
     def run_search() -> None:
-        # a helper keeps to its own plans: the first worker's (HiGHS's) may start other
-        # sites, and from there the search rarely finds its way back
-        if not search_first:
+        if adopt is not None:
             best.take_shared()
         if best.assign is None:
             return
         improved = improve_lns(inst, best.assign, 0.0, mm=mm, deadline=deadline,
                                seed=seed + 7 * rounds, stop=lambda c: board.met(gap, c),
                                on_improve=lambda a, c: board.offer(objective=c, assign=a),
-                               adopt=None if search_first else best.adopt, scatter=SCATTER)
+                               adopt=adopt, scatter=SCATTER)
         best.consider(improved, "lns")
         logger.debug("part of %d origins, seed %d: search ends at %.1f s: plan %.6g",
                      inst.n, seed, time.perf_counter() - t0, best.cost)

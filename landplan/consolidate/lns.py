@@ -221,8 +221,8 @@ def improve_lns(inst: Instance, assign: np.ndarray, time_limit: float, *, size: 
                     best, best_cost = got[0].copy(), got[1]
                     v = mm.start_vector(inst, best)
                     improved = True
-            started = np.unique(best[best != STAY])
-            if scatter > 0 and len(started) >= 2 and rng.random() < scatter:
+            started = np.unique(best[best != STAY]) if scatter > 0 else ()
+            if len(started) >= 2 and rng.random() < scatter:
                 # a scattered neighbourhood: started sites picked at random, wherever
                 # they are; their hamlets and the staying ones that reach them are re-packed
                 k = max(2, int(round(SCATTER_SHARE * len(started))))
