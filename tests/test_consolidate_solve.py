@@ -61,6 +61,12 @@ def test_lns_keeps_count_rules_and_never_worsens():
         scattered = improve_lns(inst, start, 1, sub_time=0.3, seed=seed, scatter=1.0)
         assert inst.violations(scattered) == []
         assert best - 1e-6 <= inst.objective(scattered) <= inst.objective(start) + 1e-6
+        # keeping the sites (the helper's search): no site starts, hamlets only re-packed
+        kept = improve_lns(inst, start, 1, sub_time=0.3, seed=seed, scatter=0.5,
+                           keep_sites=True)
+        assert inst.violations(kept) == []
+        assert set(kept[kept >= 0]) <= set(start[start >= 0])
+        assert best - 1e-6 <= inst.objective(kept) <= inst.objective(start) + 1e-6
         tried += 1
         improved += inst.objective(better) < inst.objective(start) - 1e-6
     assert tried >= 8 and improved >= 1
@@ -75,6 +81,11 @@ def test_scattered_neighbourhoods_improve_a_packed_town():
     better = improve_lns(inst, start, 6, seed=0, scatter=1.0)
     assert inst.violations(better) == []
     assert bound - 1e-6 <= inst.objective(better) < inst.objective(start) - 1e-6
+    # re-packing only (the helper's search) keeps the packing's sites and improves too
+    kept = improve_lns(inst, start, 6, seed=0, scatter=0.5, keep_sites=True)
+    assert inst.violations(kept) == []
+    assert set(kept[kept >= 0]) <= set(start[start >= 0])
+    assert bound - 1e-6 <= inst.objective(kept) < inst.objective(start) - 1e-6
 
 
 def test_helper_reports_a_better_plan_from_the_board():

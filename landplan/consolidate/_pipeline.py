@@ -25,7 +25,9 @@ better plans during its run (HiGHS's user-solution callback), so neither waits f
 other. The helper's search keeps to its own plans rather than adopting HiGHS's: those
 often start other sites than the relaxation's, and from there the search, which mostly
 re-packs started sites, rarely finds its way back (measured on the generated town 大桥镇).
-The part reports the best plan of either.
+Its search also keeps the sites of its plan (``keep_sites``: it only re-packs them; over
+11 runs of 30 s, 大桥镇's median gap 0.13 % against 0.19 % over 22 runs letting them close,
+the synthetic town's 0.10 % against 0.12 %). The part reports the best plan of either.
 
 A part is reported ``"Optimal"`` only when its best plan is proven within the requested
 gap by a HiGHS dual bound (any run's, the relaxation's included: each is valid).
@@ -264,7 +266,7 @@ def _rounds(inst, mm, best: _Incumbent, deadline, gap, formulation, seed, stall,
         improved = improve_lns(inst, best.assign, 0.0, mm=mm, deadline=deadline,
                                seed=seed + 7 * rounds, stop=lambda c: board.met(gap, c),
                                on_improve=lambda a, c: board.offer(objective=c, assign=a),
-                               adopt=adopt, scatter=SCATTER)
+                               adopt=adopt, scatter=SCATTER, keep_sites=search_first)
         best.consider(improved, "lns")
         logger.debug("part of %d origins, seed %d: search ends at %.1f s: plan %.6g",
                      inst.n, seed, time.perf_counter() - t0, best.cost)
