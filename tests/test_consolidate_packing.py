@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 from test_consolidate_model import brute_force
@@ -115,3 +117,29 @@ def test_solve_component_takes_the_relaxations_bound():
     # the part's bound is at least the relaxation's (HiGHS's own may be higher still)
     assert res.bound >= bound - 1e-6 * abs(bound)
     assert res.bound <= res.objective + 1e-6 * abs(res.objective)
+
+
+def test_relaxation_stopped_at_a_looser_gap_keeps_a_valid_bound():
+    """A helper stops the relaxation early (it wants the sites): its bound is still valid,
+    no higher than the proven one, and its solution is within the gap of that bound."""
+    inst = synthetic_district(1, 120, 16, modes=["full"], seed=4, capacity_ratio=1.3)._inst
+    mm = build(inst, "strong")
+    _, _, proven = relax_sites(inst, mm, time_limit=20)
+    opened, movers, bound = relax_sites(inst, mm, time_limit=20, gap=2.5e-4)
+    assert opened is not None and opened.any() and movers.all()
+    assert bound <= proven + 1e-6 * abs(proven)
+    assign, _ = relax_and_pack(inst, mm, time_limit=3, relax_gap=2.5e-4)
+    assert inst.violations(assign) == [] and inst.objective(assign) >= proven - 1e-6
+
+
+@pytest.mark.parametrize("mode", ["full", "pilot"])
+def test_a_helper_alone_gives_a_feasible_plan_and_a_valid_bound(mode):
+    """A helper (``search_first``) skips the greedy start when the packing gives a plan and
+    stops its relaxation early; in a pilot town the packing gives none and it starts from
+    the greedy plan. Either way: a feasible plan, a bound below it."""
+    inst = synthetic_district(1, PACK_MIN_ORIGINS + 20, 16, modes=[mode], seed=2,
+                              capacity_ratio=1.3)._inst
+    res = solve_component(inst, deadline=time.perf_counter() + 6, gap=1e-3,
+                          search_first=True)
+    assert res.assign is not None and inst.violations(res.assign) == []
+    assert np.isfinite(res.bound) and res.bound <= res.objective + 1e-6 * abs(res.objective)

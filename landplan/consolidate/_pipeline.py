@@ -27,7 +27,12 @@ often start other sites than the relaxation's, and from there the search, which 
 re-packs started sites, rarely finds its way back (measured on the generated town 大桥镇).
 Its search also keeps the sites of its plan (``keep_sites``: it only re-packs them; over
 11 runs of 30 s, 大桥镇's median gap 0.13 % against 0.19 % over 22 runs letting them close,
-the synthetic town's 0.10 % against 0.12 %). The part reports the best plan of either.
+the synthetic town's 0.10 % against 0.12 %). Its start is the packing alone (no greedy
+plan unless the packing gives none), from a relaxation stopped within a quarter of the
+requested gap (``HELPER_RELAX_GAP``: it wants the relaxation's sites, found long before
+they are proven, while the first worker proves the bound), so its search begins 3 to 4 s
+sooner (on 大桥镇 at 6.9 s rather than 9.6 s of 30). The part reports the best plan of
+either.
 
 A part is reported ``"Optimal"`` only when its best plan is proven within the requested
 gap by a HiGHS dual bound (any run's, the relaxation's included: each is valid).
@@ -60,6 +65,10 @@ PACK_SHARE = 0.4
 PACK_SECONDS_PER_ORIGIN = 0.02
 #: Share of the search's steps on scattered neighbourhoods (:func:`improve_lns`'s ``scatter``).
 SCATTER = 0.5
+#: A helper's relaxation stops within this share of the requested gap: it wants the
+#: relaxation's sites, found long before they are proven (the first worker proves the
+#: bound). On 大桥镇 its search starts about 2.5 s sooner, from the same sites.
+HELPER_RELAX_GAP = 0.25
 
 
 class _NoLock:
@@ -224,14 +233,20 @@ def solve_component(inst: Instance, *, deadline: float, gap: float, formulation:
     board.offer(bound=bound)
     if warm_start and best.assign is None:
         slice_s = min(max(0.2, 0.05 * budget), 3.0)
-        best.consider(_heur.solve_instance(inst, time_limit=slice_s), "heuristic")
+        packing = search and pack > 0 and inst.n >= PACK_MIN_ORIGINS
+        # a helper's plan comes from the packing (the first worker has the greedy one)
+        if not (packing and search_first):
+            best.consider(_heur.solve_instance(inst, time_limit=slice_s), "heuristic")
         packed = None
-        if search and pack > 0 and inst.n >= PACK_MIN_ORIGINS:
+        if packing:
             pack_s = pack * min(PACK_SHARE * budget, PACK_SECONDS_PER_ORIGIN * inst.n)
-            packed, relaxed = relax_and_pack(inst, mm, time_limit=pack_s, seed=seed, gap=gap,
-                                             relax_limit=PACK_SHARE * budget)
+            packed, relaxed = relax_and_pack(
+                inst, mm, time_limit=pack_s, seed=seed, gap=gap, relax_limit=PACK_SHARE * budget,
+                relax_gap=HELPER_RELAX_GAP * gap if search_first else 1e-6)
             board.offer(bound=relaxed)
             best.consider(packed, "relax-and-pack")
+        if search_first and best.assign is None:
+            best.consider(_heur.solve_instance(inst, time_limit=slice_s), "heuristic")
         if search and packed is None:
             lp = lp_rounding(inst, time_limit=slice_s)
             if lp is not None:
