@@ -31,8 +31,9 @@ the synthetic town's 0.10 % against 0.12 %). Its start is the packing alone (no 
 plan unless the packing gives none), from a relaxation stopped within a quarter of the
 requested gap (``HELPER_RELAX_GAP``: it wants the relaxation's sites, found long before
 they are proven, while the first worker proves the bound), so its search begins 3 to 4 s
-sooner (on 大桥镇 at 6.9 s rather than 9.6 s of 30). The part reports the best plan of
-either.
+sooner (on 大桥镇 at 6.9 s rather than 9.6 s of 30; over 22 runs of 30 s its median gap
+0.105 %, 9 runs within 0.1 %, against 0.126 % and 2 of 11 before). The part reports the
+best plan of either.
 
 A part is reported ``"Optimal"`` only when its best plan is proven within the requested
 gap by a HiGHS dual bound (any run's, the relaxation's included: each is valid).
