@@ -234,19 +234,16 @@ def solve_component(inst: Instance, *, deadline: float, gap: float, formulation:
     board.offer(bound=bound)
     if warm_start and best.assign is None:
         slice_s = min(max(0.2, 0.05 * budget), 3.0)
-        packing = search and pack > 0 and inst.n >= PACK_MIN_ORIGINS
-        # a helper's plan comes from the packing (the first worker has the greedy one)
-        if not (packing and search_first):
-            best.consider(_heur.solve_instance(inst, time_limit=slice_s), "heuristic")
         packed = None
-        if packing:
+        if search and pack > 0 and inst.n >= PACK_MIN_ORIGINS:
             pack_s = pack * min(PACK_SHARE * budget, PACK_SECONDS_PER_ORIGIN * inst.n)
             packed, relaxed = relax_and_pack(
                 inst, mm, time_limit=pack_s, seed=seed, gap=gap, relax_limit=PACK_SHARE * budget,
                 relax_gap=HELPER_RELAX_GAP * gap if search_first else 1e-6)
             board.offer(bound=relaxed)
             best.consider(packed, "relax-and-pack")
-        if search_first and best.assign is None:
+        # a helper's plan comes from the packing (the first worker has the greedy one)
+        if not search_first or best.assign is None:
             best.consider(_heur.solve_instance(inst, time_limit=slice_s), "heuristic")
         if search and packed is None:
             lp = lp_rounding(inst, time_limit=slice_s)
