@@ -51,7 +51,7 @@ from . import heuristic as _heur
 from ._core import Instance, gap_of
 from ._formulation import ComponentResult, build, lp_rounding, solve_highs
 from .lns import improve_lns
-from .packing import relax_and_pack
+from .packing import RELAX_GAP, relax_and_pack
 
 __all__ = ["Board", "solve_component"]
 
@@ -239,7 +239,7 @@ def solve_component(inst: Instance, *, deadline: float, gap: float, formulation:
             pack_s = pack * min(PACK_SHARE * budget, PACK_SECONDS_PER_ORIGIN * inst.n)
             packed, relaxed = relax_and_pack(
                 inst, mm, time_limit=pack_s, seed=seed, gap=gap, relax_limit=PACK_SHARE * budget,
-                relax_gap=HELPER_RELAX_GAP * gap if search_first else 1e-6)
+                relax_gap=HELPER_RELAX_GAP * gap if search_first else RELAX_GAP)
             board.offer(bound=relaxed)
             best.consider(packed, "relax-and-pack")
         # a helper's plan comes from the packing (the first worker has the greedy one)

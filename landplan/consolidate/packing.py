@@ -40,12 +40,14 @@ __all__ = ["relax_sites", "pack", "relax_and_pack"]
 
 #: Share of the annealing's steps that pick an origin far from its cheapest place.
 FOCUS = 0.5
+#: The relaxation's ``mip_rel_gap`` when its bound is wanted (proven all but exactly).
+RELAX_GAP = 1e-6
 
 logger = logging.getLogger(__name__)
 
 
 def relax_sites(inst: Instance, mm: MatrixModel | None = None, *, time_limit: float = 5.0,
-                seed: int = 0, gap: float = 1e-6):
+                seed: int = 0, gap: float = RELAX_GAP):
     """Solve the model with whole sites and divisible hamlets.
 
     Parameters
@@ -57,7 +59,7 @@ def relax_sites(inst: Instance, mm: MatrixModel | None = None, *, time_limit: fl
         Seconds for HiGHS.
     seed : int
         HiGHS's ``random_seed``.
-    gap : float, default 1e-6
+    gap : float, default ``RELAX_GAP`` (1e-6)
         HiGHS's ``mip_rel_gap``: the relaxation stops when its best solution is proven
         within it. Its sites are usually found long before they are proven (on the
         generated town 大桥镇: 1 s of 3.2 s); a caller that wants the sites rather than
@@ -278,7 +280,7 @@ def pack(inst: Instance, opened: np.ndarray, *, movers: np.ndarray | None = None
 
 def relax_and_pack(inst: Instance, mm: MatrixModel | None = None, *, time_limit: float = 10.0,
                    seed: int = 0, gap: float = 0.0, relax_limit: float | None = None,
-                   relax_gap: float = 1e-6) -> tuple[np.ndarray | None, float]:
+                   relax_gap: float = RELAX_GAP) -> tuple[np.ndarray | None, float]:
     """A feasible plan by relax-and-pack (module notes), and the relaxation's bound.
 
     The relaxation has ``relax_limit`` seconds (it usually needs less: it stops when
@@ -299,7 +301,7 @@ def relax_and_pack(inst: Instance, mm: MatrixModel | None = None, *, time_limit:
         Seconds for the relaxation (default: ``time_limit``). Given too little, HiGHS
         stops at a set of sites it has not proven the cheapest, and the packing fills
         those.
-    relax_gap : float, default 1e-6
+    relax_gap : float, default ``RELAX_GAP`` (1e-6)
         The relaxation's ``gap`` (:func:`relax_sites`): looser when the bound is proven
         elsewhere and only the sites are wanted.
 
