@@ -143,3 +143,67 @@ def test_a_helper_alone_gives_a_feasible_plan_and_a_valid_bound(mode):
                           search_first=True)
     assert res.assign is not None and inst.violations(res.assign) == []
     assert np.isfinite(res.bound) and res.bound <= res.objective + 1e-6 * abs(res.objective)
+
+
+def test_highs_for_the_bound_only_gives_a_valid_bound_above_the_lp():
+    """A first worker sharing the search runs HiGHS without a start or root heuristics and
+    stops once the root is done and the bound settles: the bound is valid (below the
+    proven optimum) and at least the LP relaxation's."""
+    import highspy
+
+    from landplan.consolidate._formulation import ROOT_BOUND_OPTIONS, to_highs
+
+    model = synthetic_district(1, 60, 8, modes=["full"], seed=6, capacity_ratio=1.2)
+    inst = model._inst
+    optimum = model.solve(time_limit=60, gap=0)
+    assert optimum.proven
+    mm = build(inst, "strong")
+    res = solve_highs(inst, formulation="strong", time_limit=30, gap=0, mm=mm, settle=0.2,
+                      options=ROOT_BOUND_OPTIONS)
+    assert res.status in ("Interrupted by user", "Optimal")
+    lp = to_highs(mm)
+    lp.setOptionValue("solve_relaxation", True)
+    lp.run()
+    assert lp.getModelStatus() == highspy.HighsModelStatus.kOptimal
+    relaxed = lp.getInfo().objective_function_value
+    assert relaxed - 1e-6 * abs(relaxed) <= res.bound
+    assert res.bound <= optimum.proof.objective + 1e-6 * abs(optimum.proof.objective)
+
+
+def test_same_sites_adopter_takes_only_cheaper_plans_on_the_same_sites():
+    """A search that only re-packs its sites takes over the board's plan only when it is
+    cheaper, feasible and starts exactly those sites."""
+    from landplan.consolidate._pipeline import Board, _Incumbent, same_sites_adopter
+    from landplan.consolidate.heuristic import solve_instance
+
+    inst = synthetic_district(1, 60, 8, modes=["full"], seed=6, capacity_ratio=1.2)._inst
+    packed = relax_and_pack(inst, time_limit=1)[0]
+    greedy = solve_instance(inst, 1)
+    for plan in (packed, greedy):
+        assert plan is not None and inst.violations(plan) == []
+    assert set(packed[packed != STAY]) != set(greedy[greedy != STAY])
+    board = Board([np.inf, -np.inf, 0.0], plan=np.zeros(inst.n, dtype=np.int32))
+    adopt = same_sites_adopter(_Incumbent(inst, board), packed)
+    cost = inst.objective(packed)
+    assert adopt(cost) is None                      # nothing on the board yet
+    board.offer(objective=cost - 1.0, assign=greedy)
+    assert adopt(cost) is None                      # cheaper, but on other sites
+    board.values[0] = np.inf
+    board.offer(objective=cost - 2.0, assign=packed)
+    got = adopt(cost)
+    assert got is not None and np.array_equal(got[0], packed) and got[1] == cost - 2.0
+    assert adopt(cost - 3.0) is None                # not cheaper than the searcher's own
+
+
+@pytest.mark.parametrize("mode", ["full", "pilot"])
+def test_a_first_worker_sharing_the_search_gives_a_feasible_plan_and_a_valid_bound(mode):
+    """The first worker beside a helper (``share_search``): HiGHS for the bound only, then
+    the search. A feasible plan, a bound at least the relaxation's and below the plan."""
+    inst = synthetic_district(1, PACK_MIN_ORIGINS + 20, 16, modes=[mode], seed=2,
+                              capacity_ratio=1.3)._inst
+    _, _, relaxed = relax_sites(inst, time_limit=20)
+    res = solve_component(inst, deadline=time.perf_counter() + 8, gap=1e-4, pack=0.3,
+                          share_search=True)
+    assert res.assign is not None and inst.violations(res.assign) == []
+    assert res.bound >= relaxed - 1e-6 * abs(relaxed)
+    assert res.bound <= res.objective + 1e-6 * abs(res.objective)

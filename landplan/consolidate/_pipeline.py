@@ -22,18 +22,26 @@ When a second worker joins a part (see :mod:`landplan.consolidate._schedule`), i
 the search first (``search_first``) while the first runs HiGHS, and the two share a
 :class:`Board`: the best plan, its cost and the best bound. HiGHS is handed the search's
 better plans during its run (HiGHS's user-solution callback), so neither waits for the
-other. The helper's search keeps to its own plans rather than adopting HiGHS's: those
-often start other sites than the relaxation's, and from there the search, which mostly
-re-packs started sites, rarely finds its way back (measured on the generated town 大桥镇).
-Its search also keeps the sites of its plan (``keep_sites``: it only re-packs them; over
-11 runs of 30 s, 大桥镇's median gap 0.13 % against 0.19 % over 22 runs letting them close,
-the synthetic town's 0.10 % against 0.12 %). Its start is the packing alone (no greedy
-plan unless the packing gives none), from a relaxation stopped within a quarter of the
-requested gap (``HELPER_RELAX_GAP``: it wants the relaxation's sites, found long before
-they are proven, while the first worker proves the bound), so its search begins 3 to 4 s
-sooner (on 大桥镇 at 6.9 s rather than 9.6 s of 30; over 22 runs of 30 s its median gap
-0.105 %, 9 runs within 0.1 %, against 0.126 % and 2 of 11 before). The part reports the
-best plan of either.
+other. The helper's search keeps the sites of its plan (``keep_sites``: it only re-packs
+them; over 11 runs of 30 s, 大桥镇's median gap 0.13 % against 0.19 % over 22 runs
+letting them close, the synthetic town's 0.10 % against 0.12 %), and takes over only
+shared plans that start the same sites (:func:`same_sites_adopter`): HiGHS's often
+start other sites than the relaxation's, and from there a search that re-packs started
+sites rarely finds its way back (measured on the generated town 大桥镇). Its start is
+the packing alone (no greedy plan unless the packing gives none), from a relaxation
+stopped within a quarter of the requested gap (``HELPER_RELAX_GAP``: it wants the
+relaxation's sites, found long before they are proven, while the first worker proves
+the bound), so its search begins 3 to 4 s sooner (on 大桥镇 at 6.9 s rather than 9.6 s
+of 30).
+
+When the helper joins at once (one town on two cores), the first worker shares the
+search (``share_search``): after its relaxation and a brief packing it runs HiGHS for
+the bound only (no start and no root heuristics, ``ROOT_BOUND_OPTIONS``; interrupted once
+the root is done and the bound settles, ``SETTLE``, or at ``BOUND_SHARE`` of the time),
+then re-packs the sites of the best plan so far (the helper's, usually) beside the
+helper, each taking over the other's better plans on those sites. On 大桥镇 HiGHS's root takes 13 s with its sub-MIP heuristics and 5 s without
+them, for the same bound; their plans are 0.5 % above it, where the search finds 0.1 %.
+The part reports the best plan of either.
 
 A part is reported ``"Optimal"`` only when its best plan is proven within the requested
 gap by a HiGHS dual bound (any run's, the relaxation's included: each is valid).
@@ -48,8 +56,8 @@ import time
 import numpy as np
 
 from . import heuristic as _heur
-from ._core import Instance, gap_of
-from ._formulation import ComponentResult, build, lp_rounding, solve_highs
+from ._core import STAY, Instance, gap_of
+from ._formulation import ROOT_BOUND_OPTIONS, ComponentResult, build, lp_rounding, solve_highs
 from .lns import improve_lns
 from .packing import RELAX_GAP, relax_and_pack
 
@@ -70,6 +78,12 @@ SCATTER = 0.5
 #: relaxation's sites, found long before they are proven (the first worker proves the
 #: bound). On 大桥镇 its search starts about 2.5 s sooner, from the same sites.
 HELPER_RELAX_GAP = 0.25
+#: A first worker sharing the search with a helper (``share_search``) runs HiGHS for the
+#: bound only: without its root heuristics (``ROOT_BOUND_OPTIONS``), interrupted once the
+#: root is done and the bound has not risen for ``SETTLE`` seconds, for at most
+#: ``BOUND_SHARE`` of the part's time.
+SETTLE = 1.0
+BOUND_SHARE = 0.4
 
 
 class _NoLock:
@@ -179,7 +193,8 @@ def solve_component(inst: Instance, *, deadline: float, gap: float, formulation:
                     warm_start: bool = True, seed: int = 0, start: np.ndarray | None = None,
                     bound: float = -np.inf, board: Board | None = None,
                     search_first: bool = False, deadline_is_wall: bool = False,
-                    stall: float = 1.5, pack: float = 1.0) -> ComponentResult:
+                    stall: float = 1.5, pack: float = 1.0,
+                    share_search: bool = False) -> ComponentResult:
     """Solve one part until ``deadline`` (a ``time.perf_counter()`` value) or the gap is met.
 
     Parameters
@@ -215,6 +230,12 @@ def solve_component(inst: Instance, *, deadline: float, gap: float, formulation:
         once packs briefly and goes on to HiGHS, while the helper packs at length: on
         some towns the packing is what finds good plans, on others HiGHS's own search,
         so the two workers lean each way.
+    share_search : bool
+        A helper searches this part from the start (``solve_parts`` with fewer parts than
+        workers): this worker runs HiGHS for the bound only (no start, no root
+        heuristics; interrupted once the root is done and the bound settles, ``SETTLE``,
+        or at ``BOUND_SHARE`` of the time), then re-packs its packing's sites beside the
+        helper, each taking over the other's better plans on the same sites.
 
     Returns
     -------
@@ -256,30 +277,67 @@ def solve_component(inst: Instance, *, deadline: float, gap: float, formulation:
         board.join(1)
     try:
         return _rounds(inst, mm, best, deadline, gap, formulation, seed, stall, search,
-                       search_first, t0)
+                       search_first, t0, share_search)
     finally:
         if search_first:
             board.join(-1)
 
 
+def started_sites(plan: np.ndarray) -> np.ndarray:
+    """The sites a plan starts (sorted positions).
+
+    Examples
+    --------
+    >>> started_sites(np.array([2, -1, 0, 2]))
+    array([0, 2])
+    """
+    return np.unique(plan[plan != STAY])
+
+
+def same_sites_adopter(best: _Incumbent, plan: np.ndarray):
+    """``adopt(cost)`` for a search that only re-packs the sites ``plan`` starts: the
+    board's plan if it is cheaper, feasible and starts exactly those sites, else None."""
+    own = started_sites(plan)
+
+    def adopt(cost: float):
+        got = best.adopt(cost)
+        if got is None or not np.array_equal(started_sites(got[0]), own):
+            return None
+        return got
+
+    return adopt
+
+
 def _rounds(inst, mm, best: _Incumbent, deadline, gap, formulation, seed, stall, search,
-            search_first, t0) -> ComponentResult:
+            search_first, t0, share_search=False) -> ComponentResult:
     """HiGHS rounds and searches, alternating (see the module notes)."""
     board = best.board
 
-    # a helper keeps to its own plans: the first worker's (HiGHS's) may start other sites,
-    # and from there the search rarely finds its way back
-    adopt = None if search_first else best.adopt
+    # a worker that only re-packs its plan's sites (a helper, or a first worker sharing the
+    # search) takes over only plans that start the same sites: the others' (HiGHS's) may
+    # start other sites, and from there the search rarely finds its way back
+    keep = search and (search_first or share_search)
+    # the plan such a worker searches from: its last search's plan; at first its best
+    # plan (a first worker sharing the search: the helper's, if better than its own)
+    mine = [None]
 
     def run_search() -> None:
-        if adopt is not None:
+        if mine[0] is None and share_search:
             best.take_shared()
-        if best.assign is None:
+        start = mine[0] if mine[0] is not None else best.assign
+        if start is None:
             return
-        improved = improve_lns(inst, best.assign, 0.0, mm=mm, deadline=deadline,
+        if keep:
+            adopt = same_sites_adopter(best, start)
+        else:
+            best.take_shared()
+            start, adopt = best.assign, best.adopt
+        improved = improve_lns(inst, start, 0.0, mm=mm, deadline=deadline,
                                seed=seed + 7 * rounds, stop=lambda c: board.met(gap, c),
                                on_improve=lambda a, c: board.offer(objective=c, assign=a),
-                               adopt=adopt, scatter=SCATTER, keep_sites=search_first)
+                               adopt=adopt, scatter=SCATTER, keep_sites=keep)
+        if keep:
+            mine[0] = improved
         best.consider(improved, "lns")
         logger.debug("part of %d origins, seed %d: search ends at %.1f s: plan %.6g",
                      inst.n, seed, time.perf_counter() - t0, best.cost)
@@ -295,14 +353,19 @@ def _rounds(inst, mm, best: _Incumbent, deadline, gap, formulation, seed, stall,
         left = deadline - time.perf_counter()
         if left <= 0.05 and rounds > 0:
             break
-        res = solve_highs(inst, formulation=formulation, time_limit=max(left, 0.05), gap=gap,
-                          start=best.assign, seed=seed + rounds, mm=mm,
+        # a first worker sharing the search takes HiGHS's root bound, then searches
+        bound_only = share_search and search and rounds == 0
+        limit = min(left, BOUND_SHARE * (deadline - t0)) if bound_only else left
+        res = solve_highs(inst, formulation=formulation, time_limit=max(limit, 0.05), gap=gap,
+                          start=None if bound_only else best.assign, seed=seed + rounds, mm=mm,
                           stall=stall if search else None,
                           stop=lambda o, b: board.met(gap, o, b),
                           on_solution=lambda a, c: board.offer(objective=c, assign=a),
-                          incoming=incoming if search else None,
+                          incoming=incoming if search and not bound_only else None,
                           # while another worker searches, HiGHS keeps to its tree
-                          keep_going=None if search_first else (lambda: board.helped))
+                          keep_going=None if search_first else (lambda: board.helped),
+                          settle=SETTLE if bound_only else None,
+                          options=ROOT_BOUND_OPTIONS if bound_only else None)
         rounds += 1
         nodes += res.nodes
         status = res.status
