@@ -39,9 +39,12 @@ search (``share_search``): after its relaxation and a brief packing it runs HiGH
 the bound only (no start and no root heuristics, ``ROOT_BOUND_OPTIONS``; interrupted once
 the root is done and the bound settles, ``SETTLE``, or at ``BOUND_SHARE`` of the time),
 then re-packs the sites of the best plan so far (the helper's, usually) beside the
-helper, each taking over the other's better plans on those sites. On 大桥镇 HiGHS's root takes 13 s with its sub-MIP heuristics and 5 s without
-them, for the same bound; their plans are 0.5 % above it, where the search finds 0.1 %.
-The part reports the best plan of either.
+helper, each taking over the other's better plans on those sites. On 大桥镇 HiGHS's root
+takes 13 s with its sub-MIP heuristics and 5 s without them, for the same bound; their
+plans are 0.5 % above it, where the search finds 0.1 %. Over 22 runs of 30 s each,
+大桥镇's median gap 0.097 % (14 runs within 0.1 %) against 0.105 % (9) with HiGHS
+running throughout; the synthetic town's 0.099 % (14) against 0.111 % (10). The part
+reports the best plan of either.
 
 A part is reported ``"Optimal"`` only when its best plan is proven within the requested
 gap by a HiGHS dual bound (any run's, the relaxation's included: each is valid).
@@ -227,15 +230,14 @@ def solve_component(inst: Instance, *, deadline: float, gap: float, formulation:
     pack : float
         Share of the usual time for the relax-and-pack start (parts of
         ``PACK_MIN_ORIGINS`` origins or more; 0: none). A worker that a helper joins at
-        once packs briefly and goes on to HiGHS, while the helper packs at length: on
-        some towns the packing is what finds good plans, on others HiGHS's own search,
-        so the two workers lean each way.
+        once packs briefly and goes on to HiGHS (``share_search``), while the helper
+        packs at length.
     share_search : bool
         A helper searches this part from the start (``solve_parts`` with fewer parts than
         workers): this worker runs HiGHS for the bound only (no start, no root
         heuristics; interrupted once the root is done and the bound settles, ``SETTLE``,
-        or at ``BOUND_SHARE`` of the time), then re-packs its packing's sites beside the
-        helper, each taking over the other's better plans on the same sites.
+        or at ``BOUND_SHARE`` of the time), then re-packs the sites of the best plan so
+        far beside the helper, each taking over the other's better plans on those sites.
 
     Returns
     -------
@@ -322,16 +324,15 @@ def _rounds(inst, mm, best: _Incumbent, deadline, gap, formulation, seed, stall,
     mine = [None]
 
     def run_search() -> None:
-        if mine[0] is None and share_search:
-            best.take_shared()
-        start = mine[0] if mine[0] is not None else best.assign
+        if keep and mine[0] is not None:
+            start = mine[0]
+        else:
+            if share_search or not keep:
+                best.take_shared()
+            start = best.assign
         if start is None:
             return
-        if keep:
-            adopt = same_sites_adopter(best, start)
-        else:
-            best.take_shared()
-            start, adopt = best.assign, best.adopt
+        adopt = same_sites_adopter(best, start) if keep else best.adopt
         improved = improve_lns(inst, start, 0.0, mm=mm, deadline=deadline,
                                seed=seed + 7 * rounds, stop=lambda c: board.met(gap, c),
                                on_improve=lambda a, c: board.offer(objective=c, assign=a),
