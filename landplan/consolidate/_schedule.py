@@ -227,12 +227,12 @@ def _solve_parallel(subs, sizes, deadline, gap, formulation, warm_start, seed, w
 
     # with fewer parts than workers, a helper joins each part at once and packs at length
     # while the part's first worker packs briefly, takes HiGHS's bound and searches too
-    first_pack = 1.0 if len(keys) >= workers else PACK_BRIEF
+    shared = len(keys) < workers
 
     def submit(ex, k, until, *, warm, seed_k, start=None, bound=-np.inf, helper=False):
         fut = ex.submit(_task, slot[k], subs[k], until + wall_offset, gap, formulation, warm,
-                        seed_k, start, bound, helper, 1.0 if helper else first_pack,
-                        not helper and first_pack < 1.0)
+                        seed_k, start, bound, helper,
+                        PACK_BRIEF if shared and not helper else 1.0, shared and not helper)
         running[fut] = k
 
     ex = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker,
