@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 import numpy as np
@@ -14,7 +15,7 @@ from landplan.consolidate._formulation import build, to_highs
 from landplan.consolidate._instances import random_instance, synthetic_district
 from landplan.consolidate._pipeline import Board, solve_component
 from landplan.consolidate.heuristic import solve_instance
-from landplan.consolidate.lns import improve_lns
+from landplan.consolidate.lns import SCATTER_ROOMY, improve_lns, scattered_sites
 from landplan.consolidate.packing import relax_and_pack
 
 
@@ -86,6 +87,33 @@ def test_scattered_neighbourhoods_improve_a_packed_town():
     assert inst.violations(kept) == []
     assert set(kept[kept >= 0]) <= set(start[start >= 0])
     assert bound - 1e-6 <= inst.objective(kept) < inst.objective(start) - 1e-6
+
+
+def test_scattered_neighbourhoods_always_hold_sites_with_room():
+    """Every scattered neighbourhood holds started sites only, as many as the share says,
+    and up to ``SCATTER_ROOMY`` of the sites with room to spare (when the plan has any):
+    those are where a nearly full packing loses. With every site full, any started sites."""
+    inst = synthetic_district(1, 160, 18, modes=["full"], seed=11, capacity_ratio=1.1)._inst
+    plan, _ = relax_and_pack(inst, time_limit=1, seed=0)
+    started = np.unique(plan[plan >= 0])
+    moved = plan >= 0
+    load = np.bincount(plan[moved], weights=inst.demand[moved], minlength=inst.m)
+    roomy = started[load[started] < inst.capacity[started]]
+    assert len(started) >= 6 and len(roomy) >= 1
+    k = max(2, round(0.3 * len(started)))
+    rng = np.random.default_rng(0)
+    seen = np.zeros(inst.m)
+    for _ in range(200):
+        sites = scattered_sites(inst, plan, started, rng)
+        assert len(sites) == k == len(np.unique(sites)) and np.isin(sites, started).all()
+        assert np.isin(roomy, sites).sum() >= min(SCATTER_ROOMY, len(roomy), k)
+        seen[sites] += 1
+    # the full sites are all picked too, now and then
+    assert (seen[started] > 0).all()
+    # every started site filled to its load: no site has room, k sites picked anywhere
+    full = dataclasses.replace(inst, capacity=np.where(load > 0, load, inst.capacity))
+    sites = scattered_sites(full, plan, started, rng)
+    assert len(sites) == k and np.isin(sites, started).all()
 
 
 def test_helper_reports_a_better_plan_from_the_board():
