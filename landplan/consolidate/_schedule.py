@@ -23,6 +23,9 @@ set). The time is shared by difficulty:
   sub-MIP heuristics, 5 s without, for the same bound.
 
 Small models (or ``workers=1``) run in this process, the same way, one part at a time.
+If a worker process dies (killed, out of memory, a crash in the solver) or hangs, the
+solve goes on in this process with the time left, each part from the best plan and bound
+its workers had shared (a part without a shared plan starts again).
 Worker processes are started with the ``forkserver`` method: a process forked from one
 that has already run HiGHS could inherit its thread pool in a broken state.
 """
@@ -117,6 +120,40 @@ def _merge(old: ComponentResult | None, new: ComponentResult, gap: float) -> Com
                            n_rows=best.n_rows or old.n_rows, nodes=old.nodes + new.nodes)
 
 
+class _WorkersLost(Exception):
+    """A worker process ended abnormally; ``results`` holds what the parts had found."""
+
+    def __init__(self, results: dict[int, ComponentResult]):
+        super().__init__(f"{len(results)} parts rescued")
+        self.results = results
+
+
+def _rescue(subs, keys, board, plans, offsets, results, gap) -> dict[int, ComponentResult]:
+    """Each part's results so far, merged with the best plan and bound its workers shared
+    on the board (parts with a feasible plan only: the others start again)."""
+    lock = board.get_lock()
+    # a worker that died holding the lock never releases it: read anyway, and trust no
+    # plan that does not check out below
+    locked = lock.acquire(timeout=1.0)
+    try:
+        values = np.array(board[:], dtype=float)
+        shared = np.frombuffer(plans, dtype=np.int32).astype(np.int64)
+    finally:
+        if locked:
+            lock.release()
+    out: dict[int, ComponentResult] = {}
+    for i, k in enumerate(keys):
+        inst, res = subs[k], results[k]
+        plan = shared[offsets[i]:offsets[i + 1]]
+        if np.isfinite(values[3 * i]) and len(plan) == inst.n and not inst.violations(plan):
+            res = _merge(res, ComponentResult(
+                assign=plan.copy(), objective=inst.objective(plan), bound=values[3 * i + 1],
+                status="Time limit reached", source="shared", time_s=0.0), gap)
+        if res is not None and res.assign is not None:
+            out[k] = res
+    return out
+
+
 def _open_gap(res: ComponentResult | None) -> float:
     if res is None or res.assign is None or not np.isfinite(res.bound):
         return np.inf
@@ -141,14 +178,21 @@ def solve_parts(subs: dict[int, Instance], *, time_limit: float, gap: float,
     pairs = sum(s.npairs for s in subs.values())
     parallel = (workers > 1 and pairs >= PARALLEL_MIN_PAIRS
                 and time_limit >= PARALLEL_MIN_SECONDS and _main_importable())
+    found: dict[int, ComponentResult] = {}
     if parallel:
         try:
             return _solve_parallel(subs, sizes, deadline, gap, formulation, warm_start, seed,
                                    workers, progress)
+        except _WorkersLost as lost:
+            found = lost.results
+            logger.warning("a worker process ended abnormally (%s): going on in this process "
+                           "from the plans and bounds the workers had shared (%d of %d parts)",
+                           lost.__cause__, len(found), len(subs))
         except (OSError, BrokenProcessPool) as err:   # no worker processes on this host
             logger.warning("solving the parts one at a time: worker processes failed (%s)",
                            err)
-    return _solve_serial(subs, sizes, deadline, gap, formulation, warm_start, seed, progress)
+    return _solve_serial(subs, sizes, deadline, gap, formulation, warm_start, seed, progress,
+                         found)
 
 
 def _main_importable() -> bool:
@@ -163,11 +207,16 @@ def _main_importable() -> bool:
     return False
 
 
-def _solve_serial(subs, sizes, deadline, gap, formulation, warm_start, seed, progress):
-    results: dict[int, ComponentResult] = {}
+def _solve_serial(subs, sizes, deadline, gap, formulation, warm_start, seed, progress,
+                  found=None):
+    """One part at a time; parts in ``found`` (results of worker processes that were
+    lost) skip the first pass and continue from their plan and bound in the second."""
+    results: dict[int, ComponentResult] = dict(found or {})
     order = sorted(subs, key=lambda k: sizes[k])
-    pending = sum(sizes.values())
+    pending = sum(sizes[k] for k in order if k not in results)
     for k in order:
+        if k in results:
+            continue
         left = deadline - time.perf_counter()
         share = left * sizes[k] / max(pending, 1)
         pending -= sizes[k]
@@ -293,6 +342,10 @@ def _solve_parallel(subs, sizes, deadline, gap, formulation, warm_start, seed, w
                     fut.cancel()
                 break
         finished = True
+    except (BrokenProcessPool, TimeoutError) as err:
+        # a worker died (killed, out of memory, a crash in the solver) or hung: what the
+        # workers shared so far is on the board; keep it rather than start again
+        raise _WorkersLost(_rescue(subs, keys, board, plans, offsets, results, gap)) from err
     finally:
         # normally every worker has ended by the deadline; after an error, do not wait
         ex.shutdown(wait=finished, cancel_futures=True)

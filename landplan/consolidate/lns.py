@@ -181,7 +181,7 @@ def scattered_sites(inst: Instance, assign: np.ndarray, started: np.ndarray,
     >>> bool(np.isin(sites, started).all()), len(sites) == max(2, round(0.3 * len(started)))
     (True, True)
     """
-    k = min(max(2, int(round(SCATTER_SHARE * len(started)))), len(started))
+    k = min(max(2, round(SCATTER_SHARE * len(started))), len(started))
     moved = assign != STAY
     load = np.bincount(assign[moved], weights=inst.demand[moved], minlength=inst.m)
     roomy = started[load[started] < inst.capacity[started] - 1e-9]
