@@ -19,7 +19,8 @@ from landplan.consolidate._formulation import build, to_highs
 from landplan.consolidate._instances import random_instance, synthetic_district
 from landplan.consolidate._pipeline import Board, solve_component
 from landplan.consolidate.heuristic import solve_instance
-from landplan.consolidate.lns import SCATTER_ROOMY, improve_lns, scattered_sites
+from landplan.consolidate.lns import (POOL_ROOM, SCATTER_ROOMY, Neighbourhoods, improve_lns,
+                                     pool_sites, scattered_sites)
 from landplan.consolidate.packing import relax_and_pack
 
 
@@ -118,6 +119,36 @@ def test_scattered_neighbourhoods_always_hold_sites_with_room():
     full = dataclasses.replace(inst, capacity=np.where(load > 0, load, inst.capacity))
     sites = scattered_sites(full, plan, started, rng)
     assert len(sites) == k and np.isin(sites, started).all()
+
+
+def test_scattered_neighbourhoods_free_the_hamlets_of_sites_with_much_room():
+    """A started site with ``POOL_ROOM`` free places or more (a town-apartment block that
+    takes a town's overflow) is a pool: a scattered neighbourhood frees its hamlets that
+    could move in, as it frees the staying ones; no other hamlet outside it is freed."""
+    inst = synthetic_district(1, 160, 18, modes=["full"], seed=11, capacity_ratio=1.3)._inst
+    plan, _ = relax_and_pack(inst, time_limit=1, seed=0)
+    moved = plan >= 0
+    load = np.bincount(plan[moved], weights=inst.demand[moved], minlength=inst.m)
+    pool = pool_sites(inst, plan)
+    roomy = (load > 0) & (inst.capacity - load >= POOL_ROOM)
+    assert pool.tolist() == np.flatnonzero(roomy).tolist()
+    assert len(pool) >= 1
+    hoods = Neighbourhoods(inst)
+    started = np.unique(plan[moved])
+    rng = np.random.default_rng(1)
+    grew = 0
+    for _ in range(20):
+        sites = scattered_sites(inst, plan, started, rng)
+        plain = hoods.origins(sites, plan, "repack")
+        freed = hoods.origins(sites, plan, "repack", pool)
+        assert set(plain) <= set(freed)
+        reach = hoods.inc[:, sites].any(axis=1)
+        extra = np.setdiff1d(freed, plain)
+        assert np.isin(plan[extra], pool).all() and reach[extra].all()
+        # every hamlet of a pool site that could move in is freed
+        assert set(np.flatnonzero(reach & np.isin(plan, pool))) <= set(freed)
+        grew += len(extra) > 0
+    assert grew > 0
 
 
 def test_helper_reports_a_better_plan_from_the_board():
