@@ -147,6 +147,21 @@ class Instance:
         )
 
     # ------------------------------------------------------------ evaluation
+    def loads(self, assign: np.ndarray) -> np.ndarray:
+        """Households each destination gathers under an assignment (0 where none).
+
+        Examples
+        --------
+        >>> from landplan.consolidate._instances import random_instance
+        >>> from landplan.consolidate import ConsolidationModel
+        >>> inst = ConsolidationModel.from_cost_matrix(**random_instance(8, 3, seed=2))._inst
+        >>> inst.loads([0, 2, STAY, STAY, STAY, STAY, STAY, STAY]).tolist()   # 51 and 19
+        [51.0, 0.0, 19.0]
+        """
+        assign = np.asarray(assign)
+        moved = assign != STAY
+        return np.bincount(assign[moved], weights=self.demand[moved], minlength=self.m)
+
     def objective(self, assign: np.ndarray, lookup: dict | None = None) -> float:
         """Total cost of an assignment (fixed costs of used sites, moves, stays)."""
         lookup = lookup if lookup is not None else self.pair_lookup()

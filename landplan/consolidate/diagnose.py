@@ -345,7 +345,7 @@ def presolve_findings(inst: Instance, origin_town=None, town_names=None,
 
 def _no_room(inst: Instance, assign: np.ndarray) -> np.ndarray:
     """Per origin: it has destinations, all started, none with room for it."""
-    load = np.bincount(assign[assign >= 0], weights=inst.demand[assign >= 0], minlength=inst.m)
+    load = inst.loads(assign)
     started = load > 0
     room = inst.capacity[inst.pd] - load[inst.pd]
     fits = started[inst.pd] & (room >= inst.demand[inst.po] - 1e-9)

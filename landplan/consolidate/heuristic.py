@@ -497,8 +497,7 @@ def polish(inst: Instance, assign: np.ndarray, time_limit: float = 5.0) -> np.nd
     """
     s = _Search(inst, time.perf_counter() + max(time_limit, 0.0))
     assign = np.asarray(assign)
-    load = np.bincount(assign[assign != STAY], weights=inst.demand[assign != STAY],
-                       minlength=inst.m)
+    load = inst.loads(assign)
     for i, j in enumerate(assign):
         if j == STAY or load[j] < inst.minimum[j] - 1e-9 or load[j] > inst.capacity[j] + 1e-9:
             continue

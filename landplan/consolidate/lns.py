@@ -191,8 +191,7 @@ def pool_sites(inst: Instance, assign: np.ndarray) -> np.ndarray:
     >>> pool_sites(inst, plan).tolist()
     [2]
     """
-    moved = assign != STAY
-    load = np.bincount(assign[moved], weights=inst.demand[moved], minlength=inst.m)
+    load = inst.loads(assign)
     return np.flatnonzero((load > 0) & (inst.capacity - load >= POOL_ROOM))
 
 
@@ -218,8 +217,7 @@ def scattered_sites(inst: Instance, assign: np.ndarray, started: np.ndarray,
     (True, True)
     """
     k = min(max(2, round(SCATTER_SHARE * len(started))), len(started))
-    moved = assign != STAY
-    load = np.bincount(assign[moved], weights=inst.demand[moved], minlength=inst.m)
+    load = inst.loads(assign)
     roomy = started[load[started] < inst.capacity[started] - 1e-9]
     first = rng.choice(roomy, size=min(SCATTER_ROOMY, len(roomy), k), replace=False)
     rest = np.setdiff1d(started, first)
@@ -318,7 +316,7 @@ def improve_lns(inst: Instance, assign: np.ndarray, time_limit: float, *, size: 
             if len(started) >= 2 and rng.random() < scatter:
                 # a scattered neighbourhood: started sites picked at random, wherever
                 # they are, a few of them with room to spare; their hamlets and the
-                # staying ones that reach them are re-packed
+                # staying ones (or at a pool site) that reach them are re-packed
                 sites = scattered_sites(inst, best, started, rng)
                 mode, limit = "repack", SCATTER_TIME
                 pool = pool_sites(inst, best)
