@@ -17,6 +17,18 @@ from scipy.sparse import csgraph
 STAY = -1
 
 
+def started_sites(plan: np.ndarray) -> np.ndarray:
+    """The sites a plan starts (sorted positions).
+
+    Examples
+    --------
+    >>> started_sites(np.array([2, -1, 0, 2]))
+    array([0, 2])
+    """
+    plan = np.asarray(plan)
+    return np.unique(plan[plan != STAY])
+
+
 @dataclass
 class Rule:
     """A count rule over groups of origins (positions), e.g. a pilot town's villages.

@@ -64,7 +64,7 @@ import time
 import numpy as np
 
 from . import heuristic as _heur
-from ._core import STAY, Instance, gap_of
+from ._core import Instance, gap_of, started_sites
 from ._formulation import ROOT_BOUND_OPTIONS, ComponentResult, build, lp_rounding, solve_highs
 from .lns import improve_lns
 from .packing import RELAX_GAP, relax_and_pack
@@ -288,17 +288,6 @@ def solve_component(inst: Instance, *, deadline: float, gap: float, formulation:
     finally:
         if search_first:
             board.join(-1)
-
-
-def started_sites(plan: np.ndarray) -> np.ndarray:
-    """The sites a plan starts (sorted positions).
-
-    Examples
-    --------
-    >>> started_sites(np.array([2, -1, 0, 2]))
-    array([0, 2])
-    """
-    return np.unique(plan[plan != STAY])
 
 
 def same_sites_adopter(best: _Incumbent, plan: np.ndarray):

@@ -62,7 +62,7 @@ import time
 
 import numpy as np
 
-from ._core import STAY, Instance
+from ._core import STAY, Instance, started_sites
 from ._formulation import MatrixModel, build, to_highs
 
 __all__ = ["improve_lns"]
@@ -211,7 +211,7 @@ def scattered_sites(inst: Instance, assign: np.ndarray, started: np.ndarray,
     >>> from landplan.consolidate.heuristic import solve_instance
     >>> inst = synthetic_district(1, 40, 6, modes=["full"], seed=3)._inst
     >>> plan = solve_instance(inst, 1)
-    >>> started = np.unique(plan[plan >= 0])
+    >>> started = started_sites(plan)
     >>> sites = scattered_sites(inst, plan, started, np.random.default_rng(0))
     >>> bool(np.isin(sites, started).all()), len(sites) == max(2, round(0.3 * len(started)))
     (True, True)
@@ -312,7 +312,7 @@ def improve_lns(inst: Instance, assign: np.ndarray, time_limit: float, *, size: 
                     best, best_cost = got[0].copy(), got[1]
                     v = mm.start_vector(inst, best)
                     improved = True
-            started = np.unique(best[best != STAY]) if scatter > 0 else ()
+            started = started_sites(best) if scatter > 0 else ()
             if len(started) >= 2 and rng.random() < scatter:
                 # a scattered neighbourhood: started sites picked at random, wherever
                 # they are, a few of them with room to spare; their hamlets and the
