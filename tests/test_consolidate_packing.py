@@ -197,13 +197,60 @@ def test_same_sites_adopter_takes_only_cheaper_plans_on_the_same_sites():
 
 @pytest.mark.parametrize("mode", ["full", "pilot"])
 def test_a_first_worker_sharing_the_search_gives_a_feasible_plan_and_a_valid_bound(mode):
-    """The first worker beside a helper (``share_search``): HiGHS for the bound only, then
-    the search. A feasible plan, a bound at least the relaxation's and below the plan."""
+    """The first worker beside a helper (``share_search``): the relaxation's bound, HiGHS
+    for the bound only, then the search. Even when no helper comes (it died), a feasible
+    plan, a bound at least the relaxation's and below the plan."""
     inst = synthetic_district(1, PACK_MIN_ORIGINS + 20, 16, modes=[mode], seed=2,
                               capacity_ratio=1.3)._inst
     _, _, relaxed = relax_sites(inst, time_limit=20)
-    res = solve_component(inst, deadline=time.perf_counter() + 8, gap=1e-4, pack=0.3,
+    res = solve_component(inst, deadline=time.perf_counter() + 8, gap=1e-4,
                           share_search=True)
     assert res.assign is not None and inst.violations(res.assign) == []
     assert res.bound >= relaxed - 1e-6 * abs(relaxed)
     assert res.bound <= res.objective + 1e-6 * abs(res.objective)
+
+
+def test_a_first_worker_sharing_the_search_searches_from_the_helpers_plan():
+    """With a helper's plan on the board (the helper has joined), the first worker builds
+    no start of its own: it takes the bound and re-packs the sites of the helper's plan,
+    ending no worse than it, with a bound at least the relaxation's."""
+    from landplan.consolidate._core import started_sites
+    from landplan.consolidate._pipeline import Board
+
+    inst = synthetic_district(1, PACK_MIN_ORIGINS + 20, 16, modes=["full"], seed=2,
+                              capacity_ratio=1.3)._inst
+    _, _, relaxed = relax_sites(inst, time_limit=20)
+    helpers_plan = relax_and_pack(inst, time_limit=0.5, relax_gap=1e-2)[0]
+    cost = inst.objective(helpers_plan)
+    board = Board([cost, -np.inf, 1.0], plan=helpers_plan.astype(np.int32))
+    res = solve_component(inst, deadline=time.perf_counter() + 8, gap=1e-5, board=board,
+                          share_search=True, seed=3)
+    assert inst.violations(res.assign) == []
+    assert res.objective <= cost
+    assert res.bound >= relaxed - 1e-6 * abs(relaxed)
+    if res.status != "Optimal":      # a proof ends the run with HiGHS's plan, wherever
+        assert np.array_equal(started_sites(res.assign), started_sites(helpers_plan))
+        assert res.source in ("lns", "shared")
+
+
+def test_highs_settles_only_when_told():
+    """``settle`` interrupts a run for the bound only once ``settle_when`` says so: asked
+    at each check after the root, false the first times, the run goes on meanwhile."""
+    inst = synthetic_district(1, PACK_MIN_ORIGINS + 20, 16, modes=["full"], seed=2,
+                              capacity_ratio=1.3)._inst
+    from landplan.consolidate._formulation import ROOT_BOUND_OPTIONS
+
+    asked = []
+
+    def when():
+        asked.append(time.perf_counter())
+        return len(asked) > 5
+
+    res = solve_highs(inst, formulation="strong", time_limit=60, gap=0, settle=0.0,
+                      settle_when=when, options=ROOT_BOUND_OPTIONS)
+    assert res.status in ("Interrupted by user", "Optimal")
+    if res.status == "Interrupted by user":
+        assert len(asked) == 6       # interrupted at the first check told yes
+    never = solve_highs(inst, formulation="strong", time_limit=1.5, gap=0, settle=0.0,
+                        settle_when=lambda: False, options=ROOT_BOUND_OPTIONS)
+    assert never.status in ("Time limit reached", "Optimal")

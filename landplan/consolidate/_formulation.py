@@ -31,9 +31,14 @@ FORMULATIONS = ("strong", "textbook")
 SETTLE_RISE = 1e-6
 #: HiGHS options for a run that wants the bound only: no sub-MIP heuristics at the root
 #: (on the generated town 大桥镇 the root takes 13 s with them, 5 s without, for the same
-#: bound; their plans are 0.5 % above it, where the search finds 0.1 %).
+#: bound; their plans are 0.5 % above it, where the search finds 0.1 %), and no strong
+#: branching to make the pseudocosts reliable (``mip_pscost_minreliable`` 0): it takes
+#: most of the rest. With the other core busy, 大桥镇's root bound 1.119023e9 came at 3.5 s
+#: rather than 11 s; the synthetic and tight towns' roots ended at 7-8 s, where with
+#: strong branching they had not ended in 14 s.
 ROOT_BOUND_OPTIONS = {"mip_heuristic_run_rins": False, "mip_heuristic_run_rens": False,
-                      "mip_heuristic_run_root_reduced_cost": False}
+                      "mip_heuristic_run_root_reduced_cost": False,
+                      "mip_pscost_minreliable": 0}
 
 
 @dataclass
@@ -306,7 +311,7 @@ def solve_highs(inst: Instance, *, formulation: str, time_limit: float, gap: flo
                 start: np.ndarray | None = None, seed: int = 0, mm: MatrixModel | None = None,
                 stall: float | None = None, stop=None, on_solution=None,
                 incoming=None, keep_going=None, settle: float | None = None,
-                options: dict | None = None) -> ComponentResult:
+                settle_when=None, options: dict | None = None) -> ComponentResult:
     """Solve an instance with HiGHS; report HiGHS's status, objective and dual bound.
 
     Parameters
@@ -339,6 +344,9 @@ def solve_highs(inst: Instance, *, formulation: str, time_limit: float, gap: flo
         Interrupt once the root node is done and the dual bound has not risen by more
         than ``SETTLE_RISE`` of itself for this many seconds (for a worker that wants the
         bound and leaves the plans to the search: the tree adds little bound for long).
+    settle_when : callable, optional
+        ``settle_when() -> bool``; ``settle`` applies only while true (e.g. once another
+        worker has a plan to search from: until then the tree may as well raise the bound).
     options : dict, optional
         Further HiGHS options (e.g. ``ROOT_BOUND_OPTIONS``).
 
@@ -396,7 +404,8 @@ def solve_highs(inst: Instance, *, formulation: str, time_limit: float, gap: flo
                 now = time.perf_counter()
                 if bound > rise[1] + SETTLE_RISE * max(1.0, abs(bound)):
                     rise[0], rise[1] = now, bound
-                elif e.data_out.mip_node_count > 0 and now - rise[0] > settle:
+                elif (e.data_out.mip_node_count > 0 and now - rise[0] > settle
+                      and (settle_when is None or settle_when())):
                     e.interrupt()
                     return
             if not np.isfinite(bound):

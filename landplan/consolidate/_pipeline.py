@@ -35,21 +35,32 @@ the bound), so its search begins 3 to 4 s sooner (on 大桥镇 at 6.9 s rather t
 of 30).
 
 When the helper joins at once (one town on two cores), the first worker shares the
-search (``share_search``): after its relaxation and a brief packing it runs HiGHS for
-the bound only (no start and no root heuristics, ``ROOT_BOUND_OPTIONS``; interrupted once
-the root is done and the bound settles, ``SETTLE``, or at ``BOUND_SHARE`` of the time),
-then re-packs the sites of the best plan so far (the helper's, usually) beside the
-helper, each taking over the other's better plans on those sites. On 大桥镇 HiGHS's root
-takes 13 s with its sub-MIP heuristics and 5 s without them, for the same bound; their
-plans are 0.5 % above it, where the search finds 0.1 %. Over 22 runs of 30 s each,
-大桥镇's median gap 0.097 % (14 runs within 0.1 %) against 0.105 % (9) with HiGHS
-running throughout; the synthetic town's 0.099 % (14) against 0.111 % (10). With the
-scattered neighbourhoods holding sites with room to spare
-(:func:`~landplan.consolidate.lns.scattered_sites`), 大桥镇 met 0.1 % in 21 runs of 22
-and the synthetic town, whose overflow goes to town apartments rather than staying, in 14;
-with those neighbourhoods also freeing the hamlets of sites with many free places
-(:func:`~landplan.consolidate.lns.pool_sites`), 大桥镇 in 18 of 22 (0.06-0.15 %) and the
-synthetic town in 19 of 22 (0.06-0.20 %). The part reports the best plan of either.
+search (``share_search``). It builds no start (the helper packs one); it takes the
+bounds: the relaxation's, proven (1.4 to 3.4 s on the towns measured; on the synthetic
+town it is the better bound), then HiGHS's for the bound only (no start, no root
+heuristics, no strong branching, ``ROOT_BOUND_OPTIONS``), ended once the helper has its
+start and the bound has settled (``SETTLE``) or is still no better than the
+relaxation's, or at ``BOUND_SHARE`` of the time. Then it re-packs the sites of the
+helper's plan beside the helper, each taking over the other's better plans on those
+sites. On 大桥镇 HiGHS's root takes 13 s with its sub-MIP heuristics and strong branching,
+3.5 s without, for the same bound; their plans are 0.5 % above it, where the search finds
+0.1 %. So both workers search from about 7 s of 30 (the first worker used to pack briefly
+itself and join at 12-18 s). Runs of 30 s, ``solve_parts`` on one town, 22 seeds each,
+within 0.1 %:
+
+- brief packing, HiGHS's root with strong branching: 大桥镇 18 of 22, synthetic 19 of 22;
+- the same, HiGHS's root without strong branching: 20 and 19;
+- no packing, HiGHS's root only: 20 and 16;
+- no packing, the relaxation, then HiGHS's root: 20 and 19;
+- the same, the root ended while below the relaxation (final): **22 and 20**.
+
+Without the relaxation the synthetic town's bound is HiGHS's root, 0.008 % lower; the
+final row's misses there are 0.102 and 0.158 %, on 大桥镇 every run is within 0.1 %
+(0.063-0.100 %).
+
+(The search's own figures, with its scattered neighbourhoods aimed at sites with room and
+at pool sites, are in :mod:`landplan.consolidate.lns`.) The part reports the best plan of
+either worker.
 
 A part is reported ``"Optimal"`` only when its best plan is proven within the requested
 gap by a HiGHS dual bound (any run's, the relaxation's included: each is valid).
@@ -67,7 +78,7 @@ from . import heuristic as _heur
 from ._core import Instance, gap_of, started_sites
 from ._formulation import ROOT_BOUND_OPTIONS, ComponentResult, build, lp_rounding, solve_highs
 from .lns import improve_lns
-from .packing import RELAX_GAP, relax_and_pack
+from .packing import RELAX_GAP, relax_and_pack, relax_sites
 
 __all__ = ["Board", "solve_component"]
 
@@ -201,8 +212,7 @@ def solve_component(inst: Instance, *, deadline: float, gap: float, formulation:
                     warm_start: bool = True, seed: int = 0, start: np.ndarray | None = None,
                     bound: float = -np.inf, board: Board | None = None,
                     search_first: bool = False, deadline_is_wall: bool = False,
-                    stall: float = 1.5, pack: float = 1.0,
-                    share_search: bool = False) -> ComponentResult:
+                    stall: float = 1.5, share_search: bool = False) -> ComponentResult:
     """Solve one part until ``deadline`` (a ``time.perf_counter()`` value) or the gap is met.
 
     Parameters
@@ -232,17 +242,14 @@ def solve_component(inst: Instance, *, deadline: float, gap: float, formulation:
     stall : float
         Seconds without a better plan, after HiGHS's root node, before the search takes
         over from HiGHS.
-    pack : float
-        Share of the usual time for the relax-and-pack start (parts of
-        ``PACK_MIN_ORIGINS`` origins or more; 0: none). A worker that a helper joins at
-        once packs briefly and goes on to HiGHS (``share_search``), while the helper
-        packs at length.
     share_search : bool
         A helper searches this part from the start (``solve_parts`` with fewer parts than
-        workers): this worker runs HiGHS for the bound only (no start, no root
-        heuristics; interrupted once the root is done and the bound settles, ``SETTLE``,
-        or at ``BOUND_SHARE`` of the time), then re-packs the sites of the best plan so
-        far beside the helper, each taking over the other's better plans on those sites.
+        workers): this worker builds no start (the helper packs one) but takes the
+        bounds: the relaxation's, then HiGHS's root (no start, no root heuristics, no
+        strong branching, ``ROOT_BOUND_OPTIONS``; interrupted once the root is done, the
+        helper has its start and the bound settles, ``SETTLE``, or at ``BOUND_SHARE`` of
+        the time); then it re-packs the sites of the helper's plan beside it, each taking
+        over the other's better plans on those sites.
 
     Returns
     -------
@@ -260,23 +267,16 @@ def solve_component(inst: Instance, *, deadline: float, gap: float, formulation:
     if start is not None and not inst.violations(start):
         best.consider(start, "earlier pass")
     board.offer(bound=bound)
-    if warm_start and best.assign is None:
-        slice_s = min(max(0.2, 0.05 * budget), 3.0)
-        packed = None
-        if search and pack > 0 and inst.n >= PACK_MIN_ORIGINS:
-            pack_s = pack * min(PACK_SHARE * budget, PACK_SECONDS_PER_ORIGIN * inst.n)
-            packed, relaxed = relax_and_pack(
-                inst, mm, time_limit=pack_s, seed=seed, gap=gap, relax_limit=PACK_SHARE * budget,
-                relax_gap=HELPER_RELAX_GAP * gap if search_first else RELAX_GAP)
-            board.offer(bound=relaxed)
-            best.consider(packed, "relax-and-pack")
-        # a helper's plan comes from the packing (the first worker has the greedy one)
-        if not search_first or best.assign is None:
-            best.consider(_heur.solve_instance(inst, time_limit=slice_s), "heuristic")
-        if search and packed is None:
-            lp = lp_rounding(inst, time_limit=slice_s)
-            if lp is not None:
-                best.consider(_heur.polish(inst, lp, time_limit=slice_s), "heuristic")
+    if search and share_search:
+        # a first worker sharing the search leaves the start to the helper and takes the
+        # bounds: the relaxation's here (on some towns above HiGHS's root bound), HiGHS's
+        # in its first round
+        if inst.n >= PACK_MIN_ORIGINS:
+            board.offer(bound=relax_sites(inst, mm, time_limit=PACK_SHARE * budget,
+                                          seed=seed)[2])
+    elif warm_start and best.assign is None:
+        _warm_start(inst, mm, best, budget, gap=gap, seed=seed, pack=1.0, search=search,
+                    search_first=search_first)
     logger.debug("part of %d origins, seed %d: start %.6g at %.1f s", inst.n, seed, best.cost,
                  time.perf_counter() - t0)
 
@@ -288,6 +288,27 @@ def solve_component(inst: Instance, *, deadline: float, gap: float, formulation:
     finally:
         if search_first:
             board.join(-1)
+
+
+def _warm_start(inst: Instance, mm, best: _Incumbent, budget: float, *, gap: float, seed: int,
+                pack: float, search: bool, search_first: bool) -> None:
+    """The starts (module notes, step 1) in a share of ``budget`` seconds, offered to ``best``."""
+    slice_s = min(max(0.2, 0.05 * budget), 3.0)
+    packed = None
+    if search and pack > 0 and inst.n >= PACK_MIN_ORIGINS:
+        pack_s = pack * min(PACK_SHARE * budget, PACK_SECONDS_PER_ORIGIN * inst.n)
+        packed, relaxed = relax_and_pack(
+            inst, mm, time_limit=pack_s, seed=seed, gap=gap, relax_limit=PACK_SHARE * budget,
+            relax_gap=HELPER_RELAX_GAP * gap if search_first else RELAX_GAP)
+        best.board.offer(bound=relaxed)
+        best.consider(packed, "relax-and-pack")
+    # a helper's plan comes from the packing (the first worker has the greedy one)
+    if not search_first or best.assign is None:
+        best.consider(_heur.solve_instance(inst, time_limit=slice_s), "heuristic")
+    if search and packed is None:
+        lp = lp_rounding(inst, time_limit=slice_s)
+        if lp is not None:
+            best.consider(_heur.polish(inst, lp, time_limit=slice_s), "heuristic")
 
 
 def same_sites_adopter(best: _Incumbent, plan: np.ndarray):
@@ -341,6 +362,12 @@ def _rounds(inst, mm, best: _Incumbent, deadline, gap, formulation, seed, stall,
         got = board.fetch(current)
         return None if got is None else got[0]
 
+    def bound_stop(objective: float, bound: float) -> bool:
+        # a run for the bound only also ends when the helper has its start and the run's
+        # bound is still no better than the relaxation's (on the synthetic town HiGHS's
+        # root ends below it, after 8 s)
+        return board.met(gap, objective, bound) or (board.helped and bound <= board.get()[1])
+
     status, nodes, rounds = "Not solved", 0, 0
     if search and search_first and best is not None:
         run_search()
@@ -353,13 +380,16 @@ def _rounds(inst, mm, best: _Incumbent, deadline, gap, formulation, seed, stall,
         limit = min(left, BOUND_SHARE * (deadline - t0)) if bound_only else left
         res = solve_highs(inst, formulation=formulation, time_limit=max(limit, 0.05), gap=gap,
                           start=None if bound_only else best.assign, seed=seed + rounds, mm=mm,
-                          stall=stall if search else None,
-                          stop=lambda o, b: board.met(gap, o, b),
+                          stall=stall if search and not bound_only else None,
+                          stop=bound_stop if bound_only else lambda o, b: board.met(gap, o, b),
                           on_solution=lambda a, c: board.offer(objective=c, assign=a),
                           incoming=incoming if search and not bound_only else None,
                           # while another worker searches, HiGHS keeps to its tree
                           keep_going=None if search_first else (lambda: board.helped),
                           settle=SETTLE if bound_only else None,
+                          # ... not before the helper has its start: until then the tree
+                          # may as well raise the bound
+                          settle_when=(lambda: board.helped) if bound_only else None,
                           options=ROOT_BOUND_OPTIONS if bound_only else None)
         rounds += 1
         nodes += res.nodes
@@ -372,6 +402,11 @@ def _rounds(inst, mm, best: _Incumbent, deadline, gap, formulation, seed, stall,
             return res
         board.offer(bound=res.bound)
         best.consider(res.assign, "highs")
+        if bound_only:
+            best.take_shared()         # the helper's start, to search from
+            if best.assign is None:    # no helper came (or it has no plan): a start of its own
+                _warm_start(inst, mm, best, deadline - time.perf_counter(), gap=gap,
+                            seed=seed, pack=0.0, search=search, search_first=False)
         if status == "Optimal" or best.assign is None or not search:
             break
         if board.met(gap, best.cost) or deadline - time.perf_counter() <= 0.2:

@@ -17,10 +17,10 @@ set). The time is shared by difficulty:
   plan, its cost and the best bound (shared memory,
   :class:`~landplan.consolidate._pipeline.Board`), so each builds on the other's plans
   and both stop as soon as together they meet the gap. When the helper joins at once
-  (fewer parts than workers from the start, e.g. one town), the first worker packs
-  briefly, takes HiGHS's root bound (no root heuristics) and then searches beside the
-  helper (``share_search``): on the generated town 大桥镇 HiGHS's root takes 13 s with its
-  sub-MIP heuristics, 5 s without, for the same bound.
+  (fewer parts than workers from the start, e.g. one town), the first worker builds no
+  start: it takes the bounds (the relaxation's, HiGHS's root without heuristics or
+  strong branching) while the helper packs, then searches beside the helper
+  (``share_search``).
 
 Small models (or ``workers=1``) run in this process, the same way, one part at a time.
 If a worker process dies (killed, out of memory, a crash in the solver) or hangs, the
@@ -55,9 +55,6 @@ logger = logging.getLogger(__name__)
 PARALLEL_MIN_PAIRS = 1000
 PARALLEL_MIN_SECONDS = 4.0
 
-#: Share of the usual relax-and-pack time a part's first worker takes when a helper packs too.
-PACK_BRIEF = 0.3
-
 _SHARED = None         # in a worker: (costs and bounds, plans, plan offsets) of every part
 
 
@@ -89,8 +86,7 @@ def _init_worker(values, plans, offsets) -> None:
 
 def _task(k: int, inst: Instance, deadline_wall: float, gap: float, formulation: str,
           warm_start: bool, seed: int, start, bound: float,
-          search_first: bool, pack: float = 1.0,
-          share_search: bool = False) -> tuple[int, ComponentResult]:
+          search_first: bool, share_search: bool = False) -> tuple[int, ComponentResult]:
     board = None
     if _SHARED is not None:
         values, plans, offsets = _SHARED
@@ -99,7 +95,7 @@ def _task(k: int, inst: Instance, deadline_wall: float, gap: float, formulation:
     res = solve_component(inst, deadline=deadline_wall, deadline_is_wall=True, gap=gap,
                           formulation=formulation, warm_start=warm_start, seed=seed,
                           start=start, bound=bound, board=board, search_first=search_first,
-                          pack=pack, share_search=share_search)
+                          share_search=share_search)
     return k, res
 
 
@@ -280,8 +276,7 @@ def _solve_parallel(subs, sizes, deadline, gap, formulation, warm_start, seed, w
 
     def submit(ex, k, until, *, warm, seed_k, start=None, bound=-np.inf, helper=False):
         fut = ex.submit(_task, slot[k], subs[k], until + wall_offset, gap, formulation, warm,
-                        seed_k, start, bound, helper,
-                        PACK_BRIEF if shared and not helper else 1.0, shared and not helper)
+                        seed_k, start, bound, helper, shared and not helper)
         running[fut] = k
 
     ex = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker,
