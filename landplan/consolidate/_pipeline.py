@@ -275,7 +275,7 @@ def solve_component(inst: Instance, *, deadline: float, gap: float, formulation:
             board.offer(bound=relax_sites(inst, mm, time_limit=PACK_SHARE * budget,
                                           seed=seed)[2])
     elif warm_start and best.assign is None:
-        _warm_start(inst, mm, best, budget, gap=gap, seed=seed, pack=1.0, search=search,
+        _warm_start(inst, mm, best, budget, gap=gap, seed=seed, pack=True, search=search,
                     search_first=search_first)
     logger.debug("part of %d origins, seed %d: start %.6g at %.1f s", inst.n, seed, best.cost,
                  time.perf_counter() - t0)
@@ -291,12 +291,13 @@ def solve_component(inst: Instance, *, deadline: float, gap: float, formulation:
 
 
 def _warm_start(inst: Instance, mm, best: _Incumbent, budget: float, *, gap: float, seed: int,
-                pack: float, search: bool, search_first: bool) -> None:
-    """The starts (module notes, step 1) in a share of ``budget`` seconds, offered to ``best``."""
+                pack: bool, search: bool, search_first: bool) -> None:
+    """The starts (module notes, step 1; relax-and-pack only with ``pack``) in a share of
+    ``budget`` seconds, offered to ``best``."""
     slice_s = min(max(0.2, 0.05 * budget), 3.0)
     packed = None
-    if search and pack > 0 and inst.n >= PACK_MIN_ORIGINS:
-        pack_s = pack * min(PACK_SHARE * budget, PACK_SECONDS_PER_ORIGIN * inst.n)
+    if search and pack and inst.n >= PACK_MIN_ORIGINS:
+        pack_s = min(PACK_SHARE * budget, PACK_SECONDS_PER_ORIGIN * inst.n)
         packed, relaxed = relax_and_pack(
             inst, mm, time_limit=pack_s, seed=seed, gap=gap, relax_limit=PACK_SHARE * budget,
             relax_gap=HELPER_RELAX_GAP * gap if search_first else RELAX_GAP)
@@ -406,7 +407,7 @@ def _rounds(inst, mm, best: _Incumbent, deadline, gap, formulation, seed, stall,
             best.take_shared()         # the helper's start, to search from
             if best.assign is None:    # no helper came (or it has no plan): a start of its own
                 _warm_start(inst, mm, best, deadline - time.perf_counter(), gap=gap,
-                            seed=seed, pack=0.0, search=search, search_first=False)
+                            seed=seed, pack=False, search=search, search_first=False)
         if status == "Optimal" or best.assign is None or not search:
             break
         if board.met(gap, best.cost) or deadline - time.perf_counter() <= 0.2:

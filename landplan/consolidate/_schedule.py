@@ -271,7 +271,7 @@ def _solve_parallel(subs, sizes, deadline, gap, formulation, warm_start, seed, w
     helpers = 0
 
     # with fewer parts than workers, a helper joins each part at once and packs at length
-    # while the part's first worker packs briefly, takes HiGHS's bound and searches too
+    # while the part's first worker takes the bounds and then searches too
     shared = len(keys) < workers
 
     def submit(ex, k, until, *, warm, seed_k, start=None, bound=-np.inf, helper=False):
