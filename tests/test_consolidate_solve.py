@@ -13,14 +13,15 @@ import numpy as np
 import pytest
 from test_consolidate_model import brute_force, check_plan
 
-from landplan.consolidate import ConsolidationModel
+from landplan.consolidate import ConsolidationModel, lns
 from landplan.consolidate._core import gap_of
 from landplan.consolidate._formulation import build, to_highs
 from landplan.consolidate._instances import random_instance, synthetic_district
 from landplan.consolidate._pipeline import Board, solve_component
 from landplan.consolidate.heuristic import solve_instance
-from landplan.consolidate.lns import (POOL_ROOM, SCATTER_ROOMY, Neighbourhoods, improve_lns,
-                                     pool_sites, scattered_sites)
+from landplan.consolidate.lns import (MERGE_MAX_ORIGINS, POOL_ROOM, SCATTER_ROOMY,
+                                     Neighbourhoods, improve_lns, merge_plans, pool_sites,
+                                     scattered_sites, solve_neighbourhood)
 from landplan.consolidate.packing import relax_and_pack
 
 
@@ -76,6 +77,111 @@ def test_lns_keeps_count_rules_and_never_worsens():
         tried += 1
         improved += inst.objective(better) < inst.objective(start) - 1e-6
     assert tried >= 8 and improved >= 1
+
+
+def _two_clusters(seed_a: int, seed_b: int) -> dict:
+    """Two random instances side by side, no pair between them; every hamlet may stay."""
+    a = random_instance(5, 2, seed=seed_a, stay=False)
+    b = random_instance(5, 2, seed=seed_b, stay=False)
+    cost = np.full((10, 4), np.nan)
+    cost[:5, :2], cost[5:, 2:] = a["cost"], b["cost"]
+    demand = np.concatenate([a["demand"], b["demand"]])
+    return dict(cost=cost, demand=demand,
+                capacity=np.concatenate([a["capacity"], b["capacity"]]),
+                fixed_cost=np.concatenate([a["fixed_cost"], b["fixed_cost"]]), minimum=50,
+                stay_cost=demand * 40.0)
+
+
+@pytest.mark.parametrize("seeds", [(1, 2), (3, 4), (5, 6)])
+def test_merging_two_workers_plans_keeps_the_gains_of_both(seeds):
+    """Two workers each improved the all-stay plan in one of two separate clusters: the
+    merge of their plans is the optimum of both (checked by enumeration), below each."""
+    kw = _two_clusters(*seeds)
+    inst = ConsolidationModel.from_cost_matrix(**kw)._inst
+    best, best_assign = brute_force(**kw)
+    best_assign = np.array(best_assign)
+    stay = np.full(10, -1)
+    one, two = stay.copy(), stay.copy()
+    one[:5], two[5:] = best_assign[:5], best_assign[5:]
+    # both clusters must gain by moving, or the case proves nothing
+    assert inst.objective(one) < inst.objective(stay) - 1e-6
+    assert inst.objective(two) < inst.objective(stay) - 1e-6
+    mm = build(inst)
+    for own, other in ((one, two), (two, one)):
+        plan, cost = merge_plans(mm, inst, mm.start_vector(inst, other), own, other,
+                                 time_limit=5)
+        assert inst.violations(plan) == []
+        assert cost == pytest.approx(best) == pytest.approx(inst.objective(plan))
+        assert cost < min(inst.objective(one), inst.objective(two)) - 1e-6
+    # nothing to merge: the same plan, or plans too far apart for a quick MILP
+    assert merge_plans(mm, inst, mm.start_vector(inst, one), one, one, time_limit=5) is None
+    far = synthetic_district(1, 2 * MERGE_MAX_ORIGINS, 30, modes=["full"], seed=3)._inst
+    plan = solve_instance(far, 1)
+    moved = np.roll(plan, 1)          # not a plan: every origin placed differently
+    fmm = build(far)
+    assert merge_plans(fmm, far, fmm.start_vector(far, plan), moved, plan,
+                       time_limit=5) is None
+
+
+def test_a_neighbourhood_returns_the_plan_it_reports():
+    """HiGHS 1.16, given a start that its presolve's reduced problem finds optimal, reports
+    the better objective but returns the start's values: the neighbourhood's MILP must
+    return the better plan and that plan's own cost (the enumerated optimum here)."""
+    kw = _two_clusters(3, 4)
+    inst = ConsolidationModel.from_cost_matrix(**kw)._inst
+    best, best_assign = brute_force(**kw)
+    start = np.full(10, -1)
+    start[5:] = np.array(best_assign)[5:]         # the second cluster at its optimum
+    mm = build(inst)
+    values, cost = solve_neighbourhood(mm, inst, mm.start_vector(inst, start),
+                                       np.arange(4), np.arange(10), time_limit=5)
+    plan = mm.assignment(inst, values)
+    assert cost == pytest.approx(float(mm.c @ values) + mm.offset)
+    assert cost == pytest.approx(best) == pytest.approx(inst.objective(plan))
+
+
+def test_a_search_taking_over_anothers_plan_merges_its_own_gains(monkeypatch):
+    """A search handed a plan (as from another worker) that lacks the search's own gains
+    merges them in at once, before its next step: a plan below the one handed over. Two
+    separate clusters: the search starts with every hamlet in place and is handed, once it
+    has gained in the first cluster, a plan that gains in the second only."""
+    kw = _two_clusters(3, 4)
+    inst = ConsolidationModel.from_cost_matrix(**kw)._inst
+    best, best_assign = brute_force(**kw)
+    stay = np.full(10, -1)
+    other = stay.copy()
+    other[5:] = np.array(best_assign)[5:]
+    events, current = [], [stay]
+
+    def first_cluster_gains(plan):
+        alone = stay.copy()
+        alone[:5] = plan[:5]
+        return inst.objective(alone) < inst.objective(stay) - 1e-6
+
+    def adopt(cost):
+        if "handed" in events or not first_cluster_gains(current[0]):
+            return None
+        events.append("handed")
+        return other.copy(), inst.objective(other)
+
+    def on_improve(plan, cost):
+        current[0] = plan.copy()
+        events.append(("better", cost, inst.violations(plan)))
+
+    def merge(*args, **kw):
+        out = merge_plans(*args, **kw)
+        events.append(("merge", None if out is None else out[1]))
+        return out
+
+    monkeypatch.setattr(lns, "merge_plans", merge)
+    found = improve_lns(inst, stay, 3, size=2, seed=1, adopt=adopt, on_improve=on_improve)
+    assert "handed" in events, "the search never gained in the first cluster"
+    k = events.index("handed")
+    merged, offered = events[k + 1], events[k + 2]
+    assert merged[0] == "merge", "no merge right after taking the plan over"
+    assert merged[1] < inst.objective(other) - 1e-6
+    assert offered == ("better", merged[1], [])
+    assert inst.objective(found) == pytest.approx(best)
 
 
 def test_scattered_neighbourhoods_improve_a_packed_town():

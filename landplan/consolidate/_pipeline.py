@@ -42,7 +42,8 @@ heuristics, no strong branching, ``ROOT_BOUND_OPTIONS``), ended once the helper 
 start and the bound has settled (``SETTLE``) or is still no better than the
 relaxation's, or at ``BOUND_SHARE`` of the time. Then it re-packs the sites of the
 helper's plan beside the helper, each taking over the other's better plans on those
-sites. On 大桥镇 HiGHS's root takes 13 s with its sub-MIP heuristics and strong branching,
+sites and merging its own gains into them (:func:`landplan.consolidate.lns.merge_plans`).
+On 大桥镇 HiGHS's root takes 13 s with its sub-MIP heuristics and strong branching,
 3.5 s without, for the same bound; their plans are 0.5 % above it, where the search finds
 0.1 %. So both workers search from about 7 s of 30 (the first worker used to pack briefly
 itself and join at 12-18 s). Runs of 30 s, ``solve_parts`` on one town, 22 seeds each,

@@ -44,6 +44,18 @@ relaxation's sites (:mod:`landplan.consolidate.packing`) that is what the plan n
 on 大桥镇, from the same packing start, 30 s gave 0.050 to 0.064 % keeping the sites
 against 0.057 to 0.165 % letting them close (4 seeds).
 
+When two workers search one part (:mod:`landplan.consolidate._pipeline`), each takes
+over the other's better plans (``adopt``). A plan taken over may lack what the taking
+worker found since it last took one over, usually elsewhere in the town; when it places
+any of those hamlets otherwise, the search first *merges* the two (:func:`merge_plans`):
+a MILP that frees only the hamlets the two plans place differently, among the sites
+either sends them to, and so holds both workers' gains together wherever they do not
+meet. Runs of 30 s of ``solve_parts`` (two workers), 22 seeds, within 0.1 %: on the
+synthetic town 22 of 22 against 21 without merging (the mean run done at 14.3 s against
+16.8 s; two more batches of 22 while tuning also all within); on 大桥镇 21 of 22 against
+22 (mean 19.0 s both; the miss at 0.107 %). A merge takes 0.1 to 0.3 s; on 大桥镇 a worker
+makes 3 to 7 in a run, half of them gaining.
+
 HiGHS solves that small MILP (every other column fixed at the current plan, so its
 presolve removes them), started from the current plan (``setSolution``), so a step
 never makes the plan worse. Neighbourhoods start at 3 sites and grow by one after a
@@ -131,34 +143,56 @@ def _fixings(mm: MatrixModel, inst: Instance, v: np.ndarray, free_sites: np.ndar
 SUB_OPTIONS = {"mip_rel_gap": 1e-6}
 
 
-def solve_neighbourhood(mm: MatrixModel, inst: Instance, v: np.ndarray, free_sites: np.ndarray,
-                        free_origins: np.ndarray, *, time_limit: float, seed: int = 0,
-                        keep_sites: bool = False):
-    """Solve the MILP with everything outside the neighbourhood fixed; (values, objective).
-
-    With ``keep_sites`` no site starts or closes (only the hamlets move).
-
-    Returns ``(None, inf)`` when HiGHS found nothing (it is given the current plan, so
-    that only happens when the time is too short to read it).
-    """
+def _run_sub(mm: MatrixModel, lo: np.ndarray, hi: np.ndarray, start: np.ndarray | None,
+             time_limit: float, seed: int):
+    """One neighbourhood MILP; (values, HiGHS's objective) or (None, inf)."""
     import highspy
 
-    lo, hi = _fixings(mm, inst, v, free_sites, free_origins, keep_sites)
     h = to_highs(mm, col_lo=lo, col_hi=hi)
     h.setOptionValue("time_limit", float(max(time_limit, 0.01)))
     for key, value in SUB_OPTIONS.items():
         h.setOptionValue(key, value)
     h.setOptionValue("random_seed", int(seed))
-    sol = highspy.HighsSolution()
-    sol.col_value = v.tolist()
-    sol.value_valid = True
-    h.setSolution(sol)
+    if start is not None:
+        sol = highspy.HighsSolution()
+        sol.col_value = start.tolist()
+        sol.value_valid = True
+        h.setSolution(sol)
     h.run()
     info = h.getInfo()
     if info.primal_solution_status != 2:
         return None, float("inf")
-    values = np.asarray(h.getSolution().col_value)
-    return values, float(info.objective_function_value)
+    return np.asarray(h.getSolution().col_value), float(info.objective_function_value)
+
+
+def solve_neighbourhood(mm: MatrixModel, inst: Instance, v: np.ndarray, free_sites: np.ndarray,
+                        free_origins: np.ndarray, *, time_limit: float, seed: int = 0,
+                        keep_sites: bool = False):
+    """Solve the MILP with everything outside the neighbourhood fixed; (values, objective).
+
+    With ``keep_sites`` no site starts or closes (only the hamlets move). The objective
+    is that of the values returned.
+
+    HiGHS (1.16) can report a better objective than the values it returns: when its
+    presolve leaves a problem that the start, mapped into it, already solves, the values
+    returned are the start's, not the better plan it found (seen on small merges,
+    :func:`merge_plans`). Then the MILP is solved again without the start.
+
+    Returns ``(None, inf)`` when HiGHS found nothing (it is given the current plan, so
+    that only happens when the time is too short to read it).
+    """
+    lo, hi = _fixings(mm, inst, v, free_sites, free_origins, keep_sites)
+    t0 = time.perf_counter()
+    values, reported = _run_sub(mm, lo, hi, v, time_limit, seed)
+    if values is None:
+        return None, float("inf")
+    cost = float(mm.c @ values) + mm.offset
+    if reported < cost - 1e-9 * max(1.0, abs(cost)):
+        left = time_limit - (time.perf_counter() - t0)
+        again, _ = _run_sub(mm, lo, hi, None, max(left, 0.1), seed)
+        if again is not None and float(mm.c @ again) + mm.offset < cost:
+            values, cost = again, float(mm.c @ again) + mm.offset
+    return values, cost
 
 
 #: Scattered neighbourhoods: this share of the plan's started sites, picked at random
@@ -223,6 +257,54 @@ def scattered_sites(inst: Instance, assign: np.ndarray, started: np.ndarray,
     rest = np.setdiff1d(started, first)
     more = rng.choice(rest, size=k - len(first), replace=False)
     return np.sort(np.concatenate([first, more]).astype(np.int64))
+
+
+#: Merging a plan taken over from another worker with one's own: at most this many
+#: origins placed differently, and seconds for the MILP.
+MERGE_MAX_ORIGINS = 150
+MERGE_TIME = 0.5
+
+
+def merge_plans(mm: MatrixModel, inst: Instance, v: np.ndarray, own: np.ndarray,
+                other: np.ndarray, *, time_limit: float, seed: int = 0,
+                keep_sites: bool = False):
+    """The best plan combining ``other`` (whose column values are ``v``) with ``own``.
+
+    The origins the two plans place differently are freed, with the sites either plan
+    sends them to; everything else stays as in ``other``. When two workers improved one
+    plan in different places, the MILP finds both improvements together: it holds
+    ``other`` and, where the changes do not meet, each origin's place in ``own`` too.
+
+    Returns ``(plan, cost)``, or None when the plans place more than
+    ``MERGE_MAX_ORIGINS`` origins differently (or HiGHS found nothing).
+
+    Examples
+    --------
+    >>> from landplan.consolidate._instances import synthetic_district
+    >>> from landplan.consolidate.heuristic import solve_instance
+    >>> inst = synthetic_district(1, 40, 6, modes=["full"], seed=3)._inst
+    >>> a = solve_instance(inst, 1)
+    >>> b = improve_lns(inst, a, 2, seed=1)
+    >>> mm = build(inst, "strong")
+    >>> plan, cost = merge_plans(mm, inst, mm.start_vector(inst, b), a, b, time_limit=2)
+    >>> inst.violations(plan), bool(cost <= inst.objective(b) + 1e-6)
+    ([], True)
+    """
+    differ = np.flatnonzero(np.asarray(own) != np.asarray(other))
+    if not len(differ) or len(differ) > MERGE_MAX_ORIGINS:
+        return None
+    sites = np.unique(np.concatenate([own[differ], other[differ]]))
+    sites = sites[sites >= 0]
+    if not len(sites):
+        return None
+    values, _ = solve_neighbourhood(mm, inst, v, sites, differ, time_limit=time_limit,
+                                    seed=seed, keep_sites=keep_sites)
+    if values is None:
+        return None
+    plan = mm.assignment(inst, values)
+    if inst.violations(plan):          # never expected; refuse rather than trust
+        return None
+    return plan, inst.objective(plan)
 
 
 def improve_lns(inst: Instance, assign: np.ndarray, time_limit: float, *, size: int = 3,
@@ -297,7 +379,8 @@ def improve_lns(inst: Instance, assign: np.ndarray, time_limit: float, *, size: 
     rng = np.random.default_rng(seed)
     max_size = max(2, min(max_size, inst.m))
     size = max(2, min(size, max_size))
-    steps = accepted = scattered = 0
+    steps = accepted = scattered = merged = 0
+    synced = best                  # the plan last taken over (or the start)
     done = False
     while not done and time.perf_counter() < stop_at:
         improved = False
@@ -309,9 +392,26 @@ def improve_lns(inst: Instance, assign: np.ndarray, time_limit: float, *, size: 
             if adopt is not None:
                 got = adopt(best_cost)
                 if got is not None:
+                    own = best
                     best, best_cost = got[0].copy(), got[1]
                     v = mm.start_vector(inst, best)
                     improved = True
+                    # the other worker's plan is better; ours may hold gains it lacks:
+                    # hamlets we placed anew since we last took a plan over, placed
+                    # otherwise in the other plan
+                    mine = own != synced
+                    if np.any(best[mine] != own[mine]):
+                        out = merge_plans(mm, inst, v, own, best,
+                                          time_limit=min(MERGE_TIME, left), seed=seed + steps,
+                                          keep_sites=keep_sites)
+                        if out is not None and \
+                                out[1] < best_cost - 1e-9 * max(1.0, abs(best_cost)):
+                            best, best_cost = out
+                            v = mm.start_vector(inst, best)
+                            merged += 1
+                            if on_improve is not None:
+                                on_improve(best, best_cost)
+                    synced = best
             started = started_sites(best) if scatter > 0 else ()
             if len(started) >= 2 and rng.random() < scatter:
                 # a scattered neighbourhood: started sites picked at random, wherever
@@ -353,6 +453,6 @@ def improve_lns(inst: Instance, assign: np.ndarray, time_limit: float, *, size: 
             if size >= max_size:
                 break
             size += 1
-    logger.debug("LNS: %d neighbourhoods (%d scattered), %d improvements, cost %.6g", steps,
-                 scattered, accepted, best_cost)
+    logger.debug("LNS: %d neighbourhoods (%d scattered), %d improvements, %d merges, cost %.6g",
+                 steps, scattered, accepted, merged, best_cost)
     return best
