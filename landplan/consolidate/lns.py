@@ -342,7 +342,8 @@ def improve_lns(inst: Instance, assign: np.ndarray, time_limit: float, *, size: 
         Called with each better assignment and its cost.
     adopt : callable, optional
         ``adopt(cost) -> (assignment, cost) or None``: a better plan found meanwhile by
-        someone else (another worker); the search continues from it.
+        someone else (another worker); the search continues from it, having first
+        merged into it the gains of its own that it lacks (:func:`merge_plans`).
     scatter : float, default 0
         Share of the steps that re-pack a *scattered* neighbourhood (module notes):
         ``SCATTER_SHARE`` of the started sites picked at random, with ``SCATTER_TIME``
