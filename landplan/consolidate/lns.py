@@ -190,8 +190,9 @@ def solve_neighbourhood(mm: MatrixModel, inst: Instance, v: np.ndarray, free_sit
     if reported < cost - 1e-9 * max(1.0, abs(cost)):
         left = time_limit - (time.perf_counter() - t0)
         again, _ = _run_sub(mm, lo, hi, None, max(left, 0.1), seed)
-        if again is not None and float(mm.c @ again) + mm.offset < cost:
-            values, cost = again, float(mm.c @ again) + mm.offset
+        again_cost = np.inf if again is None else float(mm.c @ again) + mm.offset
+        if again_cost < cost:
+            values, cost = again, again_cost
     return values, cost
 
 
@@ -293,10 +294,9 @@ def merge_plans(mm: MatrixModel, inst: Instance, v: np.ndarray, own: np.ndarray,
     differ = np.flatnonzero(np.asarray(own) != np.asarray(other))
     if not len(differ) or len(differ) > MERGE_MAX_ORIGINS:
         return None
+    # every differing origin is at a site in one plan at least
     sites = np.unique(np.concatenate([own[differ], other[differ]]))
     sites = sites[sites >= 0]
-    if not len(sites):
-        return None
     values, _ = solve_neighbourhood(mm, inst, v, sites, differ, time_limit=time_limit,
                                     seed=seed, keep_sites=keep_sites)
     if values is None:
