@@ -210,10 +210,12 @@ def test_a_first_worker_sharing_the_search_gives_a_feasible_plan_and_a_valid_bou
     assert res.bound <= res.objective + 1e-6 * abs(res.objective)
 
 
-def test_a_first_worker_sharing_the_search_searches_from_the_helpers_plan():
+def test_a_first_worker_sharing_the_search_searches_from_the_helpers_plan(monkeypatch):
     """With a helper's plan on the board (the helper has joined), the first worker builds
     no start of its own: it takes the bound and re-packs the sites of the helper's plan,
-    ending no worse than it, with a bound at least the relaxation's."""
+    ending no worse than it, with a bound at least the relaxation's. (Its later HiGHS rounds
+    may still find a plan on other sites: the searches are what keep to the helper's.)"""
+    from landplan.consolidate import _pipeline
     from landplan.consolidate._core import started_sites
     from landplan.consolidate._pipeline import Board
 
@@ -222,15 +224,32 @@ def test_a_first_worker_sharing_the_search_searches_from_the_helpers_plan():
     _, _, relaxed = relax_sites(inst, time_limit=20)
     helpers_plan = relax_and_pack(inst, time_limit=0.5, relax_gap=1e-2)[0]
     cost = inst.objective(helpers_plan)
+    searches, starts_built = [], []
+    real_search = _pipeline.improve_lns
+
+    def recording_search(inst_, start, *args, **kwargs):
+        out = real_search(inst_, start, *args, **kwargs)
+        searches.append((np.array(start), kwargs["keep_sites"], np.array(out)))
+        return out
+
+    monkeypatch.setattr(_pipeline, "improve_lns", recording_search)
+    monkeypatch.setattr(_pipeline, "_warm_start", lambda *a, **k: starts_built.append(1))
     board = Board([cost, -np.inf, 1.0], plan=helpers_plan.astype(np.int32))
     res = solve_component(inst, deadline=time.perf_counter() + 8, gap=1e-5, board=board,
                           share_search=True, seed=3)
     assert inst.violations(res.assign) == []
     assert res.objective <= cost
     assert res.bound >= relaxed - 1e-6 * abs(relaxed)
-    if res.status != "Optimal":      # a proof ends the run with HiGHS's plan, wherever
-        assert np.array_equal(started_sites(res.assign), started_sites(helpers_plan))
-        assert res.source in ("lns", "shared")
+    assert starts_built == []
+    if res.status != "Optimal" or searches:     # a proof in the first round ends the run
+        assert searches, "the first worker never searched"
+        first_start = searches[0][0]
+        assert np.array_equal(started_sites(first_start), started_sites(helpers_plan))
+        assert inst.objective(first_start) <= cost
+        for start, keep_sites, out in searches:
+            assert keep_sites
+            assert np.array_equal(started_sites(out), started_sites(start))
+            assert inst.objective(out) <= inst.objective(start) + 1e-9 * abs(cost)
 
 
 def test_highs_settles_only_when_told():
