@@ -76,7 +76,7 @@ import time
 import numpy as np
 
 from . import heuristic as _heur
-from ._core import Instance, gap_of, started_sites
+from ._core import Instance, cheaper, gap_of, started_sites
 from ._formulation import ROOT_BOUND_OPTIONS, ComponentResult, build, lp_rounding, solve_highs
 from .lns import improve_lns
 from .packing import RELAX_GAP, relax_and_pack, relax_sites
@@ -151,7 +151,7 @@ class Board:
 
     def fetch(self, than: float) -> tuple[np.ndarray, float] | None:
         """The shared plan and its cost, if one costs less than ``than``; else None."""
-        if self.plan is None or not self.values[0] < than - 1e-9 * max(1.0, abs(than)):
+        if self.plan is None or not cheaper(self.values[0], than):
             return None
         with self.lock:
             return np.asarray(self.plan, dtype=np.int64).copy(), float(self.values[0])

@@ -74,7 +74,7 @@ import time
 
 import numpy as np
 
-from ._core import STAY, Instance, started_sites
+from ._core import STAY, Instance, cheaper, started_sites
 from ._formulation import MatrixModel, build, to_highs
 
 __all__ = ["improve_lns"]
@@ -187,7 +187,7 @@ def solve_neighbourhood(mm: MatrixModel, inst: Instance, v: np.ndarray, free_sit
     if values is None:
         return None, float("inf")
     cost = float(mm.c @ values) + mm.offset
-    if reported < cost - 1e-9 * max(1.0, abs(cost)):
+    if cheaper(reported, cost):
         left = time_limit - (time.perf_counter() - t0)
         again, _ = _run_sub(mm, lo, hi, None, max(left, 0.1), seed)
         again_cost = np.inf if again is None else float(mm.c @ again) + mm.offset
@@ -405,8 +405,7 @@ def improve_lns(inst: Instance, assign: np.ndarray, time_limit: float, *, size: 
                         out = merge_plans(mm, inst, v, own, best,
                                           time_limit=min(MERGE_TIME, left), seed=seed + steps,
                                           keep_sites=keep_sites)
-                        if out is not None and \
-                                out[1] < best_cost - 1e-9 * max(1.0, abs(best_cost)):
+                        if out is not None and cheaper(out[1], best_cost):
                             best, best_cost = out
                             v = mm.start_vector(inst, best)
                             merged += 1
@@ -439,7 +438,7 @@ def improve_lns(inst: Instance, assign: np.ndarray, time_limit: float, *, size: 
                 continue
             cand = mm.assignment(inst, values)
             cost = inst.objective(cand)
-            if cost < best_cost - 1e-9 * max(1.0, abs(best_cost)):
+            if cheaper(cost, best_cost):
                 bad = inst.violations(cand)
                 if bad:                      # never expected; refuse rather than trust
                     logger.debug("LNS step gave an infeasible plan: %s", bad[0])
